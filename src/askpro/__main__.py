@@ -1,0 +1,3 @@
+from askpro.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Settings, read from the environment (prefix ``ASKPRO_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class SettingsError(Exception):
+    """Raised with one human-readable line when the environment is invalid."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASKPRO_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset means an embedded server under data_dir/postgres.",
+    )
+    redis_url: str | None = None
+    secret_key: SecretStr = Field(
+        default=SecretStr("askpro-development-secret-key-change-me"),
+        description="Key for encrypting provider credentials at rest.",
+    )
+    retell_api_key: SecretStr | None = None
+    calcom_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    calcom_api_base: str = "https://api.cal.com"
+    calcom_api_key: SecretStr | None = None
+    max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    webhook_retention_days: int = Field(default=30, ge=1)
+    log_level: LogLevel = "INFO"
+    log_json: bool = True
+    data_dir: Path = Path("var")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    worker_concurrency: int = Field(default=4, ge=1, le=100)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ValueError("must start with postgresql:// (askpro only speaks PostgreSQL)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("calcom_api_base")
+    @classmethod
+    def _check_calcom_api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid variable and why, without echoing secret values."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        parts.append(f"ASKPRO_{field.upper()}: {item['msg']}")
+    return "invalid settings: " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Shared building blocks; nothing here imports a feature package."""

@@ -1,0 +1,1 @@
+"""Operations: health, metrics, the performance monitor and the dashboard."""

@@ -1,0 +1,69 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from askpro.runtime import Runtime
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check_database(runtime: Runtime) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        async with runtime.database.session() as session:
+            await session.execute(text("SELECT 1"))
+            queued: int = (
+                await session.execute(
+                    text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
+                )
+            ).scalar_one()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return {"ok": False, "error": type(error).__name__}
+    return {
+        "ok": True,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "queued_jobs": queued,
+    }
+
+
+async def _check_redis(url: str) -> dict[str, Any]:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_timeout=1)
+    try:
+        await client.ping()
+    except Exception as error:  # noqa: BLE001
+        return {"ok": False, "error": type(error).__name__}
+    finally:
+        await client.aclose()
+    return {"ok": True}
+
+
+@router.get("/health/ready", summary="Readiness: database, queue and Redis (if configured)")
+async def ready(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, Any] = {"database": await _check_database(runtime)}
+    if runtime.settings.redis_url:
+        checks["redis"] = await _check_redis(runtime.settings.redis_url)
+    ok = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Companies, branches, phone numbers, staff and services."""

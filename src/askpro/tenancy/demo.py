@@ -1,0 +1,70 @@
+"""The demo company that ``askpro serve`` seeds so a newcomer has something to call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.models import Branch, Company, PhoneNumber, Service, Staff, StaffService
+from askpro.tenancy import repository
+
+DEMO_COMPANY_NAME = "Salon Demo"
+DEMO_PHONE_NUMBER = "+4930555000100"
+# Cal.com event type ids of the demo services, matching the built-in Cal.com stand-in.
+DEMO_SERVICES = (
+    ("Haircut", 30, 0, 10, 3500, 1001),
+    ("Colouring", 90, 0, 15, 8900, 1002),
+    ("Beard trim", 15, 0, 5, 1500, 1003),
+)
+DEMO_STAFF = ("Anna", "Ben")
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    company_id: int
+    created: bool
+
+
+async def seed_demo_company(session: AsyncSession) -> DemoCompany:
+    """Create the demo company once; later calls find it and change nothing."""
+    existing = await repository.find_company_by_name(session, DEMO_COMPANY_NAME)
+    if existing is not None:
+        return DemoCompany(existing.id, created=False)
+    company = await repository.add_company(
+        session,
+        Company(
+            name=DEMO_COMPANY_NAME,
+            country="DE",
+            time_zone="Europe/Berlin",
+            locale="de",
+            price_per_minute_cents=12,
+            balance_cents=5000,
+        ),
+    )
+    branch = Branch(company_id=company.id, name="Berlin Mitte", time_zone="Europe/Berlin")
+    session.add(branch)
+    await session.flush()
+    session.add(PhoneNumber(number=DEMO_PHONE_NUMBER, company_id=company.id, branch_id=branch.id))
+    staff = [Staff(company_id=company.id, branch_id=branch.id, name=name) for name in DEMO_STAFF]
+    services = [
+        Service(
+            company_id=company.id,
+            name=name,
+            duration_minutes=duration,
+            buffer_before_minutes=before,
+            buffer_after_minutes=after,
+            price_cents=price,
+            calcom_event_type_id=event_type_id,
+        )
+        for name, duration, before, after, price, event_type_id in DEMO_SERVICES
+    ]
+    session.add_all([*staff, *services])
+    await session.flush()
+    session.add_all(
+        StaffService(staff_id=member.id, service_id=service.id, company_id=company.id)
+        for member in staff
+        for service in services
+    )
+    await session.flush()
+    return DemoCompany(company.id, created=True)

@@ -1,0 +1,86 @@
+"""The transaction helper: commit, rollback on any error, re-run on deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.db import Database, unit_of_work
+from askpro.models import Branch, Company
+from tests.fixtures.factories import create_company
+
+
+async def test_unit_of_work_reruns_the_unit_after_a_real_deadlock(database: Database) -> None:
+    async def seed(session: AsyncSession) -> tuple[int, int]:
+        first = await create_company(session, name="first")
+        second = await create_company(session, name="second")
+        return first.id, second.id
+
+    first_id, second_id = await database.unit_of_work(seed)
+    attempts = {"forward": 0, "backward": 0}
+    both_hold_their_first_lock = asyncio.Barrier(2)
+
+    def crossing_update(label: str, lock_first: int, lock_second: int):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession) -> None:
+            attempts[label] += 1
+            await session.execute(
+                update(Company).where(Company.id == lock_first).values(locale=label[:2])
+            )
+            if attempts[label] == 1:
+                await both_hold_their_first_lock.wait()
+            await session.execute(
+                update(Company).where(Company.id == lock_second).values(locale=label[:2])
+            )
+
+        return work
+
+    await asyncio.gather(
+        unit_of_work(
+            database.sessions, crossing_update("forward", first_id, second_id), name="forward"
+        ),
+        unit_of_work(
+            database.sessions, crossing_update("backward", second_id, first_id), name="backward"
+        ),
+    )
+
+    assert sorted(attempts.values()) == [1, 2], (
+        "exactly one unit is the deadlock victim and re-runs once"
+    )
+    async with database.sessions() as session:
+        locales = set((await session.execute(select(Company.locale))).scalars())
+    victim = "forward" if attempts["forward"] == 2 else "backward"
+    assert locales == {victim[:2]}, "the re-run unit committed last, so its writes stand"
+
+
+async def test_an_exception_mid_unit_leaves_no_partial_rows(database: Database) -> None:
+    class Boom(Exception):
+        pass
+
+    async def work(session: AsyncSession) -> None:
+        company = await create_company(session, name="half-made")
+        session.add(Branch(company_id=company.id, name="never"))
+        await session.flush()
+        raise Boom
+
+    with pytest.raises(Boom):
+        await database.unit_of_work(work)
+
+    async with database.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Company))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(Branch))).scalar_one() == 0
+
+
+async def test_a_non_retryable_error_is_not_rerun(database: Database) -> None:
+    calls = 0
+
+    async def work(session: AsyncSession) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        await database.unit_of_work(work)
+    assert calls == 1
