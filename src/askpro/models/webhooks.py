@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -54,3 +55,9 @@ class WebhookEvent(IdMixin, Base):
     body_pruned_at: Mapped[dt.datetime | None]
     replayed_at: Mapped[dt.datetime | None]
     replayed_by: Mapped[str | None] = mapped_column(String(200))
+
+    def payload(self) -> Any:
+        """The parsed JSON body (raises ``ValueError`` once retention pruned the body)."""
+        if self.body is None:
+            raise ValueError(f"webhook event {self.id} has no body (pruned by retention)")
+        return json.loads(self.body)

@@ -1,0 +1,1 @@
+"""The webhook hub: verify, store, acknowledge, process — for Retell, Cal.com and Stripe."""

@@ -1,0 +1,48 @@
+"""Which code handles which provider event.
+
+Features register handlers with :func:`handles`; the processing job runs every handler
+registered for ``(provider, event_type)`` in registration order, inside the job's
+transaction. A handler receives the stored inbox row and must be idempotent: the same
+event may be processed again (retries, replays), and an older event must never overwrite
+newer state (decide with ``event.occurred_at`` or the provider's own sequence).
+
+Handler modules are listed in ``HANDLER_MODULES`` so every worker imports them before
+processing; a feature adds its module name there (one line).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.models import WebhookEvent
+
+Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
+
+HANDLER_MODULES: list[str] = []
+
+_handlers: dict[tuple[str, str], list[Handler]] = {}
+
+
+def handles(provider: str, *event_types: str) -> Callable[[Handler], Handler]:
+    """Register the decorated coroutine for each of ``event_types`` of ``provider``."""
+
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            registered = _handlers.setdefault((provider, event_type), [])
+            if handler not in registered:
+                registered.append(handler)
+        return handler
+
+    return register
+
+
+def handlers_for(provider: str, event_type: str) -> list[Handler]:
+    return list(_handlers.get((provider, event_type), ()))
+
+
+def load_handler_modules() -> None:
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
