@@ -87,7 +87,7 @@ def create_app(
                     await worker_task
             await worker.close_queue(queue_pool)
             if own_runtime:
-                await current.database.dispose()
+                await current.close()
 
     app = FastAPI(
         title="askpro",

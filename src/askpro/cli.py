@@ -121,7 +121,7 @@ def worker_command(
             await worker.run_worker(concurrency=concurrency, install_signal_handlers=True)
         finally:
             await worker.close_queue(pool)
-            await runtime.database.dispose()
+            await runtime.close()
 
     asyncio.run(main())
 

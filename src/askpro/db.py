@@ -9,7 +9,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.exc import DBAPIError
@@ -30,6 +30,8 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 MAX_ATTEMPTS = 3
 
+_embedded_servers: list[Any] = []
+
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded server under ``data_dir/postgres``; return its URL.
@@ -44,7 +46,18 @@ def start_embedded_postgres(data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "postgres", cleanup_mode="stop")
+    _embedded_servers.append(server)
     return str(server.get_uri())
+
+
+def release_embedded_postgres() -> None:
+    """Give up this process's handle; the last process to let go stops the server.
+
+    Called on orderly shutdown rather than left to ``atexit``: uvicorn re-raises SIGTERM
+    after its graceful shutdown, and a process killed by a signal runs no ``atexit`` hooks.
+    """
+    while _embedded_servers:
+        _embedded_servers.pop().cleanup()
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from askpro.config import Settings
-from askpro.db import Database, resolve_database_url
+from askpro.db import Database, release_embedded_postgres, resolve_database_url
 
 
 @dataclass
@@ -19,6 +19,12 @@ class Runtime:
     database: Database
     # Feature-owned singletons (e.g. HTTP clients) keyed by name, closed by their owners.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Close the database pool and, when embedded, release the embedded server."""
+        await self.database.dispose()
+        if self.settings.database_url is None:
+            release_embedded_postgres()
 
 
 _current: Runtime | None = None
