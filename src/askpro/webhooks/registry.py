@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,3 +47,24 @@ def handlers_for(provider: str, event_type: str) -> list[Handler]:
 def load_handler_modules() -> None:
     for module in HANDLER_MODULES:
         importlib.import_module(module)
+
+
+# The Retell inbound-call webhook is answered synchronously: the booking feature installs the
+# function that builds the answer; until then the hub answers with an empty `call_inbound`.
+InboundResponder = Callable[[AsyncSession, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def _empty_inbound_answer(_session: AsyncSession, _payload: dict[str, Any]) -> dict[str, Any]:
+    return {"call_inbound": {}}
+
+
+_inbound_responder: InboundResponder = _empty_inbound_answer
+
+
+def set_inbound_responder(responder: InboundResponder) -> None:
+    global _inbound_responder
+    _inbound_responder = responder
+
+
+def inbound_responder() -> InboundResponder:
+    return _inbound_responder
