@@ -69,7 +69,9 @@ def test_serve_on_embedded_postgres_is_healthy_seeded_and_stops_its_database(
     finally:
         output = _stop(process)
     assert "demo company" in output
-    assert (tmp_path / "postgres" / "PG_VERSION").exists(), "the embedded server lives in the data dir"
+    assert (tmp_path / "postgres" / "PG_VERSION").exists(), (
+        "the embedded server lives in the data dir"
+    )
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "embedded server left running"
 
     # A restart reuses the same data directory and finds the demo company already there.
