@@ -48,10 +48,12 @@ def test_the_default_schedule_is_8_attempts_over_about_12_hours() -> None:
     assert settings.webhook_max_attempts == 8
     nominal = settings.model_copy(update={"webhook_retry_jitter": 0.0})
     gaps = [retry_delay(attempt, nominal) for attempt in range(1, 8)]
-    assert gaps[0] == 40 and gaps == sorted(gaps)
+    assert gaps[0] == 40
+    assert gaps == sorted(gaps)
     assert 11 * 3600 < sum(gaps) < 13 * 3600
     jittered = [retry_delay(3, settings) for _ in range(200)]
-    assert min(jittered) >= 360 * 0.8 and max(jittered) <= 360 * 1.2
+    assert min(jittered) >= 360 * 0.8
+    assert max(jittered) <= 360 * 1.2
     assert len(set(jittered)) > 100  # really random
 
 
@@ -124,7 +126,8 @@ async def test_replaying_by_status_skips_events_still_in_flight(
         await session.commit()
         skipped = await service.replay(session, [second.id, 999], actor="cli")
     assert result.replayed == [first.id]
-    assert skipped.replayed == [] and skipped.skipped == [second.id, 999]
+    assert skipped.replayed == []
+    assert skipped.skipped == [second.id, 999]
     # The original job is still waiting: replay pulled it forward instead of adding one.
     assert await job_count(database) == 2
 
@@ -183,8 +186,9 @@ async def test_call_ended_before_call_started_leaves_the_call_ended_and_never_ov
     async with database.sessions() as session:
         call = (await session.execute(select(Call).where(Call.call_id == "c-1"))).scalar_one()
     assert call.status == "ended"
-    assert call.ended_at is not None and call.started_at is not None
-    (first, first_start, first_end), (second, second_start, _) = running
+    assert call.ended_at is not None
+    assert call.started_at is not None
+    (first, _first_start, first_end), (second, second_start, _) = running
     assert (first, second) == ("call_ended", "call_started")  # delivery order, one at a time
     assert second_start >= first_end
 
@@ -235,6 +239,7 @@ async def test_retention_prunes_old_settled_bodies_and_keeps_the_rows(
         await session.commit()
     assert await prune_bodies(timestamp=0) == 1
     by_key = {e.dedup_key: e for e in await events(database)}
-    assert by_key["old-done"].body is None and by_key["old-done"].body_pruned_at is not None
+    assert by_key["old-done"].body is None
+    assert by_key["old-done"].body_pruned_at is not None
     assert by_key["old-failed"].body == b"{}"  # still needed for its retries
     assert by_key["recent"].body == b"{}"
