@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.models import Call, WebhookEvent
+from askpro.observability import current_correlation_id
 from askpro.runtime import Runtime, set_runtime
 from askpro.webhooks import service
 from askpro.webhooks.registry import handles
@@ -61,12 +63,14 @@ async def test_a_handler_failing_twice_then_succeeding_ends_processed_after_3_at
     client: httpx.AsyncClient, database: Database, fast_retries: Runtime
 ) -> None:
     calls = 0
+    correlation_ids = set()
     with isolated_handlers():
 
         @handles("stripe", "invoice.paid")
         async def flaky(session: AsyncSession, event: WebhookEvent) -> None:
             nonlocal calls
             calls += 1
+            correlation_ids.add(current_correlation_id())  # what every job log line carries
             if calls <= 2:
                 raise RuntimeError(f"transient failure {calls}")
 
@@ -76,6 +80,8 @@ async def test_a_handler_failing_twice_then_succeeding_ends_processed_after_3_at
             done = await wait_for_status(database, event.id, {"processed", "dead"})
     assert (done.status, done.attempts, calls) == ("processed", 3, 3)
     assert done.last_error is None
+    assert correlation_ids == {done.correlation_id}
+    assert done.correlation_id
 
 
 async def test_an_always_failing_handler_ends_dead_and_a_replay_after_the_fix_processes_it(
@@ -210,6 +216,7 @@ async def test_the_sweeper_requeues_rows_left_in_received_once(
         await session.commit()
     assert await sweep_received(timestamp=0) == 1
     assert await sweep_received(timestamp=0) == 0  # its job is already waiting
+    assert 'askpro_webhook_events{status="received"} 2.0' in generate_latest().decode()
     assert await job_count(database) == 1
     old = next(e for e in await events(database) if e.dedup_key == "evt_old")
     async with running_worker():
