@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from askpro.models import Company, PhoneNumber, WebhookEvent
 from askpro.webhooks.providers import ParsedEvent, Routing
@@ -112,7 +112,7 @@ FROM inserted
 
 
 async def insert_and_enqueue(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     provider: str,
     parsed: ParsedEvent,
@@ -150,7 +150,9 @@ async def insert_and_enqueue(
     return None if row is None else int(row[0])
 
 
-async def find_id(session: AsyncSession, provider: str, dedup_key: str) -> int | None:
+async def find_id(
+    session: AsyncSession | AsyncConnection, provider: str, dedup_key: str
+) -> int | None:
     found: int | None = (
         await session.execute(
             select(WebhookEvent.id).where(
