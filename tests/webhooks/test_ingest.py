@@ -300,10 +300,32 @@ async def test_retell_inbound_is_answered_synchronously_and_recorded_processed(
     assert response.status_code == 200
     assert response.json() == {"call_inbound": {}}
     [event] = await events(database)
-    assert (event.event_type, event.status) == ("call_inbound", "processed")
+    assert (event.event_type, event.status, event.attempts) == ("call_inbound", "processed", 1)
     assert await job_count(database) == 0
     forged = await deliver(client, "retell-inbound", body, secret="wrong")
     assert forged.status_code == 401
+
+
+async def test_a_failing_inbound_responder_still_answers_and_keeps_the_evidence(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    from askpro.webhooks import registry
+
+    async def broken(_session: object, _payload: object) -> dict[str, object]:
+        raise LookupError("no agent for this number")
+
+    original = registry.inbound_responder()
+    registry.set_inbound_responder(broken)  # type: ignore[arg-type]
+    try:
+        body = json.dumps(sample("retell/call_inbound.request.json")).encode()
+        response = await deliver(client, "retell-inbound", body)
+    finally:
+        registry.set_inbound_responder(original)
+    assert response.status_code == 200
+    assert response.json() == {"call_inbound": {}}
+    [event] = await events(database)
+    assert event.status == "failed"
+    assert event.last_error == "LookupError: no agent for this number"
 
 
 def _secret(value: str) -> object:

@@ -57,7 +57,8 @@ async def insert_event(
     last_error: str | None = None,
 ) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING; the new id, or None for a duplicate."""
-    processed_at = func.now() if status in ("processed", "failed") else None
+    answered = status in ("processed", "failed")  # handled synchronously (Retell inbound)
+    processed_at = func.now() if answered else None
     statement = (
         insert(WebhookEvent)
         .values(
@@ -73,6 +74,7 @@ async def insert_event(
             body=body,
             occurred_at=parsed.occurred_at,
             processed_at=processed_at,
+            attempts=1 if answered else 0,
         )
         .on_conflict_do_nothing(index_elements=["provider", "dedup_key"])
         .returning(WebhookEvent.id)
