@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.observability import configure_logging
+from askpro.webhooks.cli import simulate_cli, webhooks_cli
 
 T = TypeVar("T")
 
@@ -23,6 +24,8 @@ cli = typer.Typer(
 )
 companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args_is_help=True)
 cli.add_typer(companies_cli, name="companies")
+cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(simulate_cli, name="simulate")
 console = Console()
 
 
