@@ -305,3 +305,39 @@ async def test_inbox_rows_are_untouched_by_handlers(database: Database, salon: S
     async with database.sessions() as session:
         [event] = await session.scalars(select(WebhookEvent))
         assert event.status == "received"  # status is the processing job's business
+
+
+async def test_own_booking_echo_links_to_the_local_appointment_instead_of_doubling(
+    database: Database, salon: Salon
+) -> None:
+    async with database.sessions() as session:
+        company = await session.get(Company, salon.company.id)
+        staff = await session.get(Staff, salon.first.id)
+        service = await session.get(Service, salon.service.id)
+        assert company is not None
+        assert staff is not None
+        assert service is not None
+        mine = await factories.create_appointment(
+            session, company, staff, service, dt.datetime(2031, 5, 26, 9, 30, tzinfo=dt.UTC),
+            calcom_sync_state="pending", source="phone",
+        )  # fmt: skip
+        await session.commit()
+    recent = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    echo = created("uidMine")
+    echo["createdAt"] = recent
+    echo["payload"]["metadata"] = {
+        "askproIdempotencyKey": "k1",
+        "askproAppointmentId": str(mine.id),
+    }
+    await deliver(database, echo)
+    [appointment] = await appointments(database, salon.company.id)
+    assert appointment.id == mine.id
+    assert appointment.calcom_booking_uid == "uidMine"
+
+    # Our own booking whose appointment is not known yet (engine still committing): skipped.
+    other = created("uidInFlight")
+    other["createdAt"] = recent
+    other["payload"]["startTime"], other["payload"]["endTime"] = S2, S2_END
+    other["payload"]["metadata"] = {"askproIdempotencyKey": "k2"}
+    await deliver(database, other)
+    assert len(await appointments(database, salon.company.id)) == 1
