@@ -272,3 +272,22 @@ async def test_lost_reschedule_and_cancel_responses_are_looked_up(
     faults.lost_responses = 1
     cancelled = await calcom_client.cancel_booking(moved.uid)
     assert cancelled.status == "cancelled"
+
+
+async def test_open_breaker_does_not_spend_rate_budget() -> None:
+    from askpro.integrations.calcom.ratelimit import RateLimiter
+
+    limiter = RateLimiter("budget-test", limit=50)
+    breaker = CircuitBreaker(BASE, threshold=1, ttl_seconds=30)
+    async with respx.mock(base_url=BASE) as mock:
+        mock.get("/v2/me").mock(return_value=httpx.Response(503, text="down"))
+        async with CalcomClient(
+            BASE, "cal_key", retry=RetryPolicy(attempts=1), breaker=breaker, rate_limiter=limiter
+        ) as client:
+            with pytest.raises(CalcomUnavailableError):
+                await client.get_me()
+            assert await limiter.remaining() == 49
+            for _ in range(10):
+                with pytest.raises(CalcomCircuitOpenError):
+                    await client.get_me()
+            assert await limiter.remaining() == 49

@@ -230,17 +230,20 @@ class CalcomTransport:
         raw: bool = False,
         expect_data: bool = True,
     ) -> Any:
-        """One HTTP attempt through the rate limiter and the breaker; errors mapped."""
-        if self.rate_limiter is not None:
-            await self.rate_limiter.acquire(deadline)
+        """One HTTP attempt through the breaker and the rate limiter; errors mapped."""
         headers = {"cal-api-version": getattr(self.versions, operation.family)}
         body = json.to_wire() if hasattr(json, "to_wire") else json
-        started = time.perf_counter()
+        started: float | None = None
         status = "error"
         guard = self.breaker.guard() if self.breaker is not None else contextlib.nullcontext()
         try:
+            if self.breaker is not None:
+                await self.breaker.reject_if_open()  # before spending rate budget
+            if self.rate_limiter is not None:
+                await self.rate_limiter.acquire(deadline)
             # Inside the guard: 5xx, timeouts and malformed answers count as breaker failures.
             async with guard:
+                started = time.perf_counter()
                 response = await self._request(operation, method, path, params, body, headers)
                 status = str(response.status_code)
                 return read_answer(response, operation.name, raw, expect_data)
@@ -258,9 +261,11 @@ class CalcomTransport:
             )
             raise
         finally:
-            elapsed = time.perf_counter() - started
             metrics.REQUESTS.labels(operation.name, status).inc()
-            metrics.REQUEST_SECONDS.labels(operation.name).observe(elapsed)
+            if started is not None:
+                metrics.REQUEST_SECONDS.labels(operation.name).observe(
+                    time.perf_counter() - started
+                )
 
     async def _request(
         self,
