@@ -291,3 +291,28 @@ async def test_open_breaker_does_not_spend_rate_budget() -> None:
                 with pytest.raises(CalcomCircuitOpenError):
                     await client.get_me()
             assert await limiter.remaining() == 49
+
+
+async def test_garbled_booking_answer_is_looked_up_not_booked_twice(
+    calcom_client: CalcomClient, calcom_standin: RunningStandin
+) -> None:
+    start = next_weekday_at(13)
+    calcom_standin.state.faults.path_prefix = "/v2/bookings"
+    calcom_standin.state.faults.garbled_responses = 1  # booked, then a body that is not JSON
+    booking = await calcom_client.create_booking(booking_request(start))
+    assert len(calcom_standin.state.bookings) == 1
+    assert booking.uid in calcom_standin.state.bookings
+    assert [r.method for r in calcom_standin.state.requests] == ["POST", "GET"]
+
+
+async def test_job_running_again_with_the_same_key_finds_its_booking(
+    calcom_client: CalcomClient, calcom_standin: RunningStandin
+) -> None:
+    start = next_weekday_at(13)
+    first = await calcom_client.create_booking(booking_request(start), idempotency_key="appt-7")
+    again = await calcom_client.create_booking(
+        booking_request(start), idempotency_key="appt-7", check_existing=True
+    )
+    assert again.uid == first.uid
+    assert len(calcom_standin.state.bookings) == 1
+    assert [r.method for r in calcom_standin.state.requests] == ["POST", "GET"]

@@ -201,10 +201,16 @@ class CalcomTransport:
                     metrics.RETRIES.labels(operation.name, "rate_limited").inc()
                     return max(error.retry_after, 0.01)
                 return False
-            retryable = isinstance(error, CalcomUnavailableError) and not isinstance(
-                error, CalcomCircuitOpenError | CalcomMalformedResponseError
+            if not isinstance(error, CalcomUnavailableError) or left <= 0:
+                return False
+            if isinstance(error, CalcomCircuitOpenError):
+                return False
+            # A malformed answer is not retried blindly; a looked-up write may try again
+            # (the write may have happened: the look-up before the next attempt finds it).
+            retryable = operation.name in LOOKED_UP or (
+                operation.idempotent and not isinstance(error, CalcomMalformedResponseError)
             )
-            if retryable and left > 0 and (operation.idempotent or operation.name in LOOKED_UP):
+            if retryable:
                 metrics.RETRIES.labels(operation.name, "unavailable").inc()
                 return True
             return False
