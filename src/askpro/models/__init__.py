@@ -3,6 +3,7 @@
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.auth import ApiToken
+from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService
@@ -14,6 +15,8 @@ __all__ = [
     "AppointmentEvent",
     "Base",
     "Branch",
+    "CalcomBooking",
+    "CalcomSyncCursor",
     "Call",
     "Company",
     "Customer",

@@ -1,0 +1,1 @@
+"""Clients and handlers for the providers askpro talks to."""
