@@ -2,6 +2,7 @@
 
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
+from askpro.models.audit import AuditLog
 from askpro.models.auth import ApiToken
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
@@ -12,6 +13,7 @@ __all__ = [
     "ApiToken",
     "Appointment",
     "AppointmentEvent",
+    "AuditLog",
     "Base",
     "Branch",
     "Call",
