@@ -110,7 +110,9 @@ async def test_two_processes_share_one_budget_through_redis() -> None:
         )
 
     first, second = run(), run()
-    outputs = [await asyncio.to_thread(process.communicate, timeout=60) for process in (first, second)]
+    outputs = [
+        await asyncio.to_thread(process.communicate, timeout=60) for process in (first, second)
+    ]
     for process, (_, stderr) in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, stderr
     allowed = [json.loads(stdout)["allowed"] for stdout, _ in outputs]

@@ -74,7 +74,9 @@ async def test_expired_revoked_unknown_are_rejected(session: AsyncSession) -> No
     late = await service.authenticate(session, issued.plaintext, now=now + dt.timedelta(days=1))
     assert late.rejection is service.TokenRejection.EXPIRED
     tampered = issued.plaintext[:-1] + ("A" if issued.plaintext[-1] != "A" else "B")
-    assert (await service.authenticate(session, tampered)).rejection is service.TokenRejection.UNKNOWN
+    assert (
+        await service.authenticate(session, tampered)
+    ).rejection is service.TokenRejection.UNKNOWN
     await service.revoke_token(session, company.id, issued.token.id)
     revoked = await service.authenticate(session, issued.plaintext, now=now)
     assert revoked.rejection is service.TokenRejection.REVOKED
@@ -109,7 +111,9 @@ async def test_last_used_is_written_at_most_once_a_minute(
     assert await touch(start + dt.timedelta(seconds=60))
 
     async with database.sessions() as own:
-        first = await service.authenticate(own, issued.plaintext, now=start + dt.timedelta(seconds=61))
+        first = await service.authenticate(
+            own, issued.plaintext, now=start + dt.timedelta(seconds=61)
+        )
         await own.commit()
     assert first.token is not None
     assert first.token.last_used_at == start + dt.timedelta(seconds=60)

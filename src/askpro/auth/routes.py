@@ -133,9 +133,15 @@ def replace_table(document: str, table: str) -> str:
 
 
 PROBLEM_RESPONSES: dict[str, str] = {
+    "400": "Invalid cursor or range, or a platform token that names no company.",
     "401": "Missing, malformed, unknown, expired or revoked token (`WWW-Authenticate: Bearer`).",
     "403": "The token lacks a required scope.",
+    "404": "No such resource in the company (another company's resource is not found, too).",
+    "422": "Invalid input; `errors[].field` names each offending field.",
     "429": "The token's rate limit is spent (`Retry-After`, `RateLimit-*`).",
+}
+WRITE_PROBLEM_RESPONSES: dict[str, str] = {
+    "409": "The change conflicts with existing data (a taken number, a referenced row).",
 }
 
 
@@ -180,18 +186,19 @@ def install_openapi(app: FastAPI) -> None:
                     operation.get("description", "") + "\n\n" + note
                 ).strip()
                 responses = operation.setdefault("responses", {})
-                for status, text in PROBLEM_RESPONSES.items():
-                    responses.setdefault(
-                        status,
-                        {
-                            "description": text,
-                            "content": {
-                                "application/problem+json": {
-                                    "schema": {"$ref": "#/components/schemas/Problem"}
-                                }
-                            },
+                documented = dict(PROBLEM_RESPONSES)
+                if method in ("post", "put", "patch", "delete"):
+                    documented.update(WRITE_PROBLEM_RESPONSES)
+                for status, text in documented.items():
+                    # Replaces FastAPI's default 422 body, which is not what we send.
+                    responses[status] = {
+                        "description": text,
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
                         },
-                    )
+                    }
         app.openapi_schema = schema
         return schema
 
