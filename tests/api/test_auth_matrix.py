@@ -1,4 +1,4 @@
-"""The auth matrix, generated from the route table: every /api/v1 route × every kind of
+"""The auth matrix, generated from the route table: every /api/v1 route times every kind of
 caller → the expected 401 / 403 / 404 / 2xx. Routes added later are covered automatically.
 """
 

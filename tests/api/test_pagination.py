@@ -11,6 +11,10 @@ from tests.fixtures import factories
 from tests.fixtures.auth import create_token
 
 
+def flat(pages: list[list[int]]) -> list[int]:
+    return [item for page in pages for item in page]
+
+
 async def _all_pages(api: httpx.AsyncClient, url: str, headers: dict[str, str]) -> list[list[int]]:
     pages: list[list[int]] = []
     cursor: str | None = None
@@ -37,11 +41,11 @@ async def test_pages_cover_every_row_once_in_order(
 
     by_id = await _all_pages(api, "/api/v1/staff?limit=3", token.headers)
     assert [len(page) for page in by_id] == [3, 3, 1]
-    assert sum(by_id, []) == [member.id for member in staff]
+    assert flat(by_id) == [member.id for member in staff]
 
     by_name = await _all_pages(api, "/api/v1/staff?limit=2&sort=name", token.headers)
     expected = [m.id for m in sorted(staff, key=lambda m: (m.name, m.id))]
-    assert sum(by_name, []) == expected
+    assert flat(by_name) == expected
 
 
 async def test_rows_added_while_paging_are_neither_skipped_nor_repeated(
@@ -57,7 +61,7 @@ async def test_rows_added_while_paging_are_neither_skipped_nor_repeated(
     rest = await _all_pages(
         api, f"/api/v1/branches?limit=2&cursor={page['next_cursor']}", token.headers
     )
-    seen = [item["id"] for item in page["items"]] + sum(rest, [])
+    seen = [item["id"] for item in page["items"]] + flat(rest)
     assert seen == [branch.id for branch in first] + [later.id]
 
 
@@ -96,10 +100,10 @@ async def test_appointments_filter_by_range_staff_and_status(
         f"&starts_before=2030-01-11T00:00:00%2B00:00&staff_id={anna.id}&status=booked"
     )
     pages = await _all_pages(api, url, token.headers)
-    assert sum(pages, []) == [made[(1, "Anna")].id, made[(3, "Anna")].id]
+    assert flat(pages) == [made[(1, "Anna")].id, made[(3, "Anna")].id]
 
     everything = await _all_pages(api, "/api/v1/appointments?limit=3", token.headers)
     expected = [made[(d, n)].id for d in range(5) for n in ("Anna", "Ben")]
     # Same start time → id decides, so the order is total.
-    assert sorted(sum(everything, [])) == sorted(expected)
-    assert [a for a in sum(everything, [])][::2] == [made[(d, "Anna")].id for d in range(5)]
+    assert sorted(flat(everything)) == sorted(expected)
+    assert flat(everything)[::2] == [made[(d, "Anna")].id for d in range(5)]
