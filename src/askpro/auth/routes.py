@@ -21,11 +21,13 @@ from starlette.routing import Mount, Route
 
 from askpro.auth.dependencies import RequireScopes
 from askpro.auth.ratelimit import NEVER_LIMITED_PREFIXES, is_public_limited
-from askpro.auth.scopes import PLATFORM_SCOPES
+from askpro.auth.scopes import DESCRIPTIONS, PLATFORM_SCOPES, Scope
 
 API_PREFIX = "/api/v1"
 TABLE_BEGIN = "<!-- route-table:begin -->"
 TABLE_END = "<!-- route-table:end -->"
+SCOPES_BEGIN = "<!-- scopes-table:begin -->"
+SCOPES_END = "<!-- scopes-table:end -->"
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,24 @@ def render_markdown(app: FastAPI) -> str:
     return "\n".join(lines)
 
 
-def replace_table(document: str, table: str) -> str:
-    before, rest = document.split(TABLE_BEGIN, 1)
-    _, after = rest.split(TABLE_END, 1)
-    return f"{before}{TABLE_BEGIN}\n{table}\n{TABLE_END}{after}"
+def render_scopes_markdown() -> str:
+    lines = ["| Scope | Platform only | Allows |", "|---|---|---|"]
+    for scope in Scope:
+        platform = "yes" if scope in PLATFORM_SCOPES else ""
+        lines.append(f"| `{scope.value}` | {platform} | {DESCRIPTIONS[scope]} |")
+    return "\n".join(lines)
+
+
+def replace_block(document: str, begin: str, end: str, table: str) -> str:
+    before, rest = document.split(begin, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{begin}\n{table}\n{end}{after}"
+
+
+def render_document(document: str, app: FastAPI) -> str:
+    """``document`` with its route table and scopes table regenerated."""
+    document = replace_block(document, TABLE_BEGIN, TABLE_END, render_markdown(app))
+    return replace_block(document, SCOPES_BEGIN, SCOPES_END, render_scopes_markdown())
 
 
 PROBLEM_RESPONSES: dict[str, str] = {
@@ -217,7 +233,7 @@ def main(argv: list[str] | None = None, app_factory: Callable[[], FastAPI] | Non
         print(table)
         return 0
     target = Path(args[0])
-    target.write_text(replace_table(target.read_text(), table))
+    target.write_text(render_document(target.read_text(), app))
     return 0
 
 
