@@ -120,7 +120,8 @@ class RequireScopes:
             reason = result.rejection.value if result.rejection else "unknown"
             raise _unauthorized(f"token is {reason}", invalid=True)
         token = result.token
-        await session.commit()  # the at-most-once-a-minute last_used_at touch
+        if result.touched:
+            await session.commit()  # the at-most-once-a-minute last_used_at write
 
         limiter: RateLimiter = request.app.state.rate_limiter
         verdict = await limiter.hit_token(token.public_id)
