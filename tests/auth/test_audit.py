@@ -158,7 +158,8 @@ async def test_rows_survive_a_failing_database_and_are_written_once(
     await unreachable.dispose()
     assert calls >= 3
     rows = await _rows(session)
-    assert sorted(row.correlation_id or "" for row in rows) == ["flaky-0", "flaky-1", "flaky-2"]
+    flaky = sorted(row.correlation_id or "" for row in rows if row.path == "/api/v1/test")
+    assert flaky == ["flaky-0", "flaky-1", "flaky-2"]
 
 
 async def test_close_flushes_what_is_queued(session: AsyncSession, database: Database) -> None:
@@ -166,7 +167,11 @@ async def test_close_flushes_what_is_queued(session: AsyncSession, database: Dat
     for index in range(250):
         writer.record(_row(f"shutdown-{index}"))
     await writer.close()  # would otherwise wait 10 s for the batch
-    count = await session.scalar(select(func.count()).select_from(AuditLog))
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.correlation_id.like("shutdown-%"))
+    )
     assert count == 250
 
 
