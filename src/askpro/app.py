@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from askpro import worker
+from askpro import api, worker
 from askpro.config import Settings, get_settings
 from askpro.integrations.calcom import routes as calcom_routes
 from askpro.integrations.calcom import service as calcom_service
@@ -91,6 +91,7 @@ def create_app(
                     await worker_task
             await worker.close_queue(queue_pool)
             await calcom_service.close_all_clients()
+            await app.state.audit_writer.close()
             if own_runtime:
                 await current.close()
 
@@ -103,6 +104,7 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(RequestMetricsMiddleware)
+    api.install(app, settings)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     handlers: dict[Any, Any] = {
         problems.Problem: problems.handle_problem,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.auth.cli import tokens_cli
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.integrations.calcom.cli import calcom_cli
 from askpro.observability import configure_logging
@@ -28,6 +29,7 @@ cli.add_typer(companies_cli, name="companies")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(simulate_cli, name="simulate")
 cli.add_typer(calcom_cli, name="calcom")
+cli.add_typer(tokens_cli, name="tokens")
 console = Console()
 
 
