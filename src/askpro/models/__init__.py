@@ -3,6 +3,7 @@
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.auth import ApiToken
+from askpro.models.billing import BillingAccount, Invoice, LedgerEntry, Payment, Subscription
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService
@@ -13,13 +14,18 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "Base",
+    "BillingAccount",
     "Branch",
     "Call",
     "Company",
     "Customer",
+    "Invoice",
+    "LedgerEntry",
+    "Payment",
     "PhoneNumber",
     "Service",
     "Staff",
     "StaffService",
+    "Subscription",
     "WebhookEvent",
 ]
