@@ -20,6 +20,7 @@ from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
 from askpro.ops import health
 from askpro.runtime import Runtime, build_runtime, set_runtime
+from askpro.webhooks import routes as webhook_routes
 
 log = get_logger(__name__)
 
@@ -108,6 +109,7 @@ def create_app(
     for exception_type, handler in handlers.items():
         app.add_exception_handler(exception_type, handler)
     app.include_router(health.router)
+    app.include_router(webhook_routes.router)
     return app
 
 

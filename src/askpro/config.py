@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     calcom_api_key: SecretStr | None = None
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     webhook_retention_days: int = Field(default=30, ge=1)
+    # Processing retries: attempt n waits base * factor**(n-1) seconds (±jitter); the
+    # defaults give 8 attempts over about 12 hours, then the event is `dead`.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=40.0, ge=0)
+    webhook_retry_factor: float = Field(default=3.0, ge=1)
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    webhook_sweep_after_seconds: int = Field(default=120, ge=1)
     log_level: LogLevel = "INFO"
     log_json: bool = True
     data_dir: Path = Path("var")

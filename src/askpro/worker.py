@@ -25,7 +25,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Modules whose import registers tasks; workers import them all before fetching jobs.
-TASK_MODULES: list[str] = ["askpro.worker"]
+TASK_MODULES: list[str] = ["askpro.worker", "askpro.webhooks.tasks"]
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(),
@@ -48,7 +48,7 @@ def retry_policy(max_attempts: int, base_seconds: int) -> procrastinate.RetryStr
 def task(
     name: str,
     *,
-    retry: procrastinate.RetryStrategy | int | bool = False,
+    retry: procrastinate.BaseRetryStrategy | int | bool = False,
     queue: str = "default",
 ) -> Callable[[Callable[P, Awaitable[R]]], Any]:
     """Declare an async job. It receives ``correlation_id`` (if given) in its log context."""

@@ -1,0 +1,290 @@
+"""The one ingest path: read (bounded) → verify raw bytes → parse → store + enqueue → commit → ack.
+
+Nothing from an unverified request is stored: it is counted and logged with the request's
+correlation id. A database failure answers 503 so the provider retries; a 2xx goes back
+only after the inbox row and its job are committed together.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from askpro import worker
+from askpro.kit.crypto import SecretBox
+from askpro.kit.problems import Problem
+from askpro.observability import current_correlation_id, get_logger
+from askpro.runtime import Runtime
+from askpro.webhooks import metrics, repository
+from askpro.webhooks.providers import (
+    MalformedPayload,
+    ParsedEvent,
+    ProviderDefinition,
+    Routing,
+)
+from askpro.webhooks.registry import inbound_responder
+from askpro.webhooks.signatures import SignatureError, split_secrets
+
+log = get_logger(__name__)
+
+PROCESS_TASK = "askpro.webhooks.process"
+EMPTY_INBOUND_ANSWER: dict[str, Any] = {"call_inbound": {}}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def queueing_lock(event_id: int) -> str:
+    """At most one waiting job per event (ingest, sweeper and replay all use it)."""
+    return f"webhook-event:{event_id}"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Verified:
+    company_id: int | None  # set when the company's own secret verified the request
+
+
+class WebhookProcessor:
+    """Runs every provider through the same path; one instance per app."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self._box = SecretBox(runtime.settings.secret_key.get_secret_value())
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _reject(
+        self, provider: str, outcome: str, status: int, reason: str, started: float
+    ) -> Problem:
+        metrics.RECEIVED.labels(provider, "-", outcome).inc()
+        metrics.ACK_SECONDS.labels(provider, outcome).observe(time.perf_counter() - started)
+        log.warning("webhook.rejected", provider=provider, outcome=outcome, reason=reason)
+        titles = {
+            401: "Invalid webhook signature",
+            400: "Malformed webhook body",
+            413: "Webhook body too large",
+        }
+        slug = {401: "invalid-signature", 400: "malformed-webhook", 413: "payload-too-large"}
+        return Problem(status, slug[status], titles[status], reason)
+
+    async def _verify(
+        self, definition: ProviderDefinition, body: bytes, header: str | None, hint: int | None
+    ) -> Verified:
+        """Configured secrets first; then the own secret of the company the event routes to."""
+        try:
+            definition.verify(body, header, definition.configured_secrets(self.settings))
+            return Verified(company_id=None)
+        except SignatureError as error:
+            if definition.company_secret_column is None:
+                raise
+            first_error = error
+        try:
+            payload = json.loads(body)
+            routing = definition.parse(payload, body, header).routing
+        except (ValueError, MalformedPayload):
+            raise first_error from None
+        if hint is not None:
+            routing = Routing(company_id=hint, phone_numbers=routing.phone_numbers)
+        async with self.runtime.database.sessions() as session:
+            candidates = await repository.company_secret_candidates(
+                session, routing, definition.company_secret_column
+            )
+        for company_id, encrypted in candidates:
+            try:
+                secrets = split_secrets(self._box.decrypt(encrypted))
+                definition.verify(body, header, secrets)
+            except (SignatureError, ValueError):
+                continue
+            return Verified(company_id=company_id)
+        raise first_error
+
+    def _parse(self, definition: ProviderDefinition, body: bytes, header: str | None) -> Any:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MalformedPayload(f"the body is not valid JSON: {error}") from None
+        return payload
+
+    def _headers(self, definition: ProviderDefinition, request: Request) -> dict[str, str]:
+        kept = (*definition.kept_headers, definition.signature_header)
+        return {name: request.headers[name][:500] for name in kept if name in request.headers}
+
+    async def _admit(
+        self, definition: ProviderDefinition, request: Request, started: float
+    ) -> tuple[bytes, Any, ParsedEvent, Verified]:
+        """Read, verify and parse; raise the Problem to answer when the request fails."""
+        provider = definition.name
+        try:
+            body = await read_body(request, self.settings.max_webhook_bytes)
+        except BodyTooLarge:
+            limit = self.settings.max_webhook_bytes
+            raise self._reject(
+                provider, "too_large", 413, f"limit is {limit} bytes", started
+            ) from None
+        header = request.headers.get(definition.signature_header)
+        company_param = request.query_params.get("company", "")
+        hint = int(company_param) if company_param.isdigit() and len(company_param) < 12 else None
+        try:
+            verified = await self._verify(definition, body, header, hint)
+        except SignatureError as error:
+            raise self._reject(provider, "rejected_signature", 401, str(error), started) from None
+        try:
+            payload = self._parse(definition, body, header)
+            parsed = definition.parse(payload, body, header)
+        except MalformedPayload as error:
+            raise self._reject(provider, "malformed", 400, str(error), started) from None
+        if hint is not None and parsed.routing.company_id is None:
+            parsed = ParsedEvent(
+                event_type=parsed.event_type,
+                dedup_key=parsed.dedup_key,
+                entity_key=parsed.entity_key,
+                occurred_at=parsed.occurred_at,
+                routing=Routing(company_id=hint, phone_numbers=parsed.routing.phone_numbers),
+            )
+        return body, payload, parsed, verified
+
+    def _unavailable(
+        self, provider: str, event_type: str, started: float, error: BaseException
+    ) -> Problem:
+        metrics.RECEIVED.labels(provider, event_type, "failed").inc()
+        metrics.ACK_SECONDS.labels(provider, "failed").observe(time.perf_counter() - started)
+        log.error("webhook.store_failed", provider=provider, error=type(error).__name__)
+        return Problem(
+            503,
+            "webhook-store-unavailable",
+            "Webhook could not be stored",
+            "temporary failure; retry later",
+            headers={"Retry-After": "5"},
+        )
+
+    # -- the routes' entry points --------------------------------------------------------
+
+    async def ingest(self, definition: ProviderDefinition, request: Request) -> Response:
+        started = time.perf_counter()
+        provider = definition.name
+        body, _payload, parsed, verified = await self._admit(definition, request, started)
+        correlation_id = current_correlation_id()
+        try:
+            event_id, outcome = await self._store(
+                definition, request, body, parsed, verified, correlation_id
+            )
+        except Exception as error:
+            raise self._unavailable(provider, parsed.event_type, started, error) from error
+        metrics.RECEIVED.labels(provider, parsed.event_type, outcome).inc()
+        metrics.ACK_SECONDS.labels(provider, outcome).observe(time.perf_counter() - started)
+        log.info(
+            "webhook.received",
+            provider=provider,
+            event_type=parsed.event_type,
+            webhook_event_id=event_id,
+            outcome=outcome,
+        )
+        if definition.empty_ack:
+            return Response(status_code=204)
+        return JSONResponse({"status": outcome, "event_id": event_id})
+
+    async def _store(
+        self,
+        definition: ProviderDefinition,
+        request: Request,
+        body: bytes,
+        parsed: ParsedEvent,
+        verified: Verified,
+        correlation_id: str | None,
+    ) -> tuple[int | None, str]:
+        async with self.runtime.database.sessions() as session:
+            event_id = await repository.insert_event(
+                session,
+                provider=definition.name,
+                parsed=parsed,
+                body=body,
+                headers=self._headers(definition, request),
+                correlation_id=correlation_id,
+                verified_company_id=verified.company_id,
+            )
+            if event_id is None:  # a new statement sees the row a concurrent delivery committed
+                existing = await repository.find_id(session, definition.name, parsed.dedup_key)
+                return existing, "duplicate"
+            await worker.enqueue(
+                PROCESS_TASK,
+                session=session,
+                lock=parsed.entity_key,
+                queueing_lock=queueing_lock(event_id),
+                correlation_id=correlation_id,
+                event_id=event_id,
+            )
+            await session.commit()  # before the 2xx: never acknowledge what is not durable
+        return event_id, "accepted"
+
+    async def answer_inbound(self, definition: ProviderDefinition, request: Request) -> Response:
+        """Retell's inbound-call webhook: answered synchronously, recorded as processed."""
+        started = time.perf_counter()
+        provider = definition.name
+        body, payload, parsed, verified = await self._admit(definition, request, started)
+        if parsed.event_type != "call_inbound":
+            raise self._reject(provider, "malformed", 400, "expected event call_inbound", started)
+        correlation_id = current_correlation_id()
+        headers = self._headers(definition, request)
+        store: dict[str, Any] = {
+            "provider": provider,
+            "parsed": parsed,
+            "body": body,
+            "headers": headers,
+            "correlation_id": correlation_id,
+            "verified_company_id": verified.company_id,
+        }
+        try:
+            answer = await self._answer_and_record(payload, store)
+        except Exception as error:
+            raise self._unavailable(provider, parsed.event_type, started, error) from error
+        metrics.RECEIVED.labels(provider, parsed.event_type, "accepted").inc()
+        metrics.ACK_SECONDS.labels(provider, "accepted").observe(time.perf_counter() - started)
+        return JSONResponse(answer)
+
+    async def _answer_and_record(self, payload: Any, store: dict[str, Any]) -> dict[str, Any]:
+        database = self.runtime.database
+        async with database.sessions() as session:
+            try:
+                answer = await inbound_responder()(session, payload)
+                await repository.insert_event(session, status="processed", **store)
+                await session.commit()
+                return answer
+            except Exception as error:
+                await session.rollback()
+                if _is_database_error(error):
+                    raise
+                log.exception("webhook.inbound_responder_failed")
+                failure = f"{type(error).__name__}: {error}"[:2000]
+        # The caller is still ringing: answer with the number's default agent, keep the evidence.
+        async with database.sessions() as session:
+            await repository.insert_event(session, status="failed", last_error=failure, **store)
+            await session.commit()
+        return EMPTY_INBOUND_ANSWER
+
+
+def _is_database_error(error: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, TimeoutError
+
+    return isinstance(error, DBAPIError | InterfaceError | TimeoutError | OSError)

@@ -1,0 +1,245 @@
+"""Every query on the webhook inbox (``webhook_events``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.models import Company, PhoneNumber, WebhookEvent
+from askpro.webhooks.providers import ParsedEvent, Routing
+
+# Statuses from which a processing job may (re)start an attempt.
+PROCESSABLE = ("received", "processing", "failed")
+
+
+def company_expression(routing: Routing, verified_company_id: int | None) -> Any:
+    """The company of an event as a SQL expression, resolved inside the INSERT itself.
+
+    Hints only count when they name an existing company, and resolving them in the same
+    statement costs no extra round trip on the acknowledgement path.
+    """
+    if verified_company_id is not None:
+        return verified_company_id
+    candidates: list[Any] = []
+    if routing.company_id is not None:
+        candidates.append(
+            select(Company.id).where(Company.id == routing.company_id).scalar_subquery()
+        )
+    if routing.phone_numbers:
+        candidates.append(
+            select(PhoneNumber.company_id)
+            .where(PhoneNumber.number.in_(routing.phone_numbers))
+            .order_by(PhoneNumber.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+    if not candidates:
+        return None
+    return candidates[0] if len(candidates) == 1 else func.coalesce(*candidates)
+
+
+async def insert_event(
+    session: AsyncSession,
+    *,
+    provider: str,
+    parsed: ParsedEvent,
+    body: bytes,
+    headers: dict[str, str],
+    correlation_id: str | None,
+    verified_company_id: int | None,
+    status: str = "received",
+    last_error: str | None = None,
+) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING; the new id, or None for a duplicate."""
+    processed_at = func.now() if status in ("processed", "failed") else None
+    statement = (
+        insert(WebhookEvent)
+        .values(
+            provider=provider,
+            event_type=parsed.event_type,
+            dedup_key=parsed.dedup_key,
+            entity_key=parsed.entity_key,
+            company_id=company_expression(parsed.routing, verified_company_id),
+            status=status,
+            last_error=last_error,
+            correlation_id=correlation_id,
+            headers=headers,
+            body=body,
+            occurred_at=parsed.occurred_at,
+            processed_at=processed_at,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "dedup_key"])
+        .returning(WebhookEvent.id)
+    )
+    new_id: int | None = (await session.execute(statement)).scalar_one_or_none()
+    return new_id
+
+
+async def find_id(session: AsyncSession, provider: str, dedup_key: str) -> int | None:
+    found: int | None = (
+        await session.execute(
+            select(WebhookEvent.id).where(
+                WebhookEvent.provider == provider, WebhookEvent.dedup_key == dedup_key
+            )
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+async def company_secret_candidates(
+    session: AsyncSession, routing: Routing, column: str
+) -> list[tuple[int, str]]:
+    """``(company id, encrypted secret)`` of the companies an event is routed to."""
+    secret_column = getattr(Company, column)
+    conditions: list[ColumnElement[bool]] = []
+    if routing.company_id is not None:
+        conditions.append(Company.id == routing.company_id)
+    if routing.phone_numbers:
+        conditions.append(
+            Company.id.in_(
+                select(PhoneNumber.company_id).where(PhoneNumber.number.in_(routing.phone_numbers))
+            )
+        )
+    if not conditions:
+        return []
+    rows = await session.execute(
+        select(Company.id, secret_column).where(or_(*conditions), secret_column.is_not(None))
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def start_attempt(session: AsyncSession, event_id: int) -> WebhookEvent | None:
+    """Mark the event ``processing`` and count the attempt; None when nothing is left to do."""
+    result = await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, WebhookEvent.status.in_(PROCESSABLE))
+        .values(status="processing", attempts=WebhookEvent.attempts + 1)
+        .returning(WebhookEvent)
+    )
+    event: WebhookEvent | None = result.scalar_one_or_none()
+    return event
+
+
+async def finish(
+    session: AsyncSession, event_id: int, status: str, last_error: str | None = None
+) -> None:
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .values(status=status, last_error=last_error, processed_at=func.now())
+    )
+
+
+async def get(session: AsyncSession, event_id: int) -> WebhookEvent | None:
+    return await session.get(WebhookEvent, event_id)
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    provider: str | None = None,
+    status: str | None = None,
+    since: dt.datetime | None = None,
+    company_id: int | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> Sequence[WebhookEvent]:
+    """Newest first; ``before_id`` pages backwards."""
+    query = select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)
+    filters: list[ColumnElement[bool]] = []
+    if provider:
+        filters.append(WebhookEvent.provider == provider)
+    if status:
+        filters.append(WebhookEvent.status == status)
+    if since:
+        filters.append(WebhookEvent.received_at >= since)
+    if company_id is not None:
+        filters.append(WebhookEvent.company_id == company_id)
+    if before_id is not None:
+        filters.append(WebhookEvent.id < before_id)
+    if filters:
+        query = query.where(and_(*filters))
+    return (await session.execute(query)).scalars().all()
+
+
+async def ids_with_status(
+    session: AsyncSession, status: str, since: dt.datetime | None, limit: int
+) -> list[int]:
+    query = select(WebhookEvent.id).where(WebhookEvent.status == status)
+    if since is not None:
+        query = query.where(WebhookEvent.received_at >= since)
+    return list((await session.execute(query.order_by(WebhookEvent.id).limit(limit))).scalars())
+
+
+async def reset_for_replay(
+    session: AsyncSession, event_ids: Sequence[int], actor: str
+) -> list[Any]:
+    """Back to ``received`` with a fresh attempt budget; returns (id, entity_key, corr. id)."""
+    result = await session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.id.in_(event_ids),
+            WebhookEvent.status.not_in(("received", "processing")),
+            WebhookEvent.body.is_not(None),
+        )
+        .values(
+            status="received",
+            attempts=0,
+            last_error=None,
+            processed_at=None,
+            replayed_at=func.now(),
+            replayed_by=actor[:200],
+        )
+        .returning(WebhookEvent.id, WebhookEvent.entity_key, WebhookEvent.correlation_id)
+    )
+    return list(result.all())
+
+
+async def stuck_in_received(
+    session: AsyncSession, older_than_seconds: int, limit: int
+) -> list[Any]:
+    result = await session.execute(
+        select(WebhookEvent.id, WebhookEvent.entity_key, WebhookEvent.correlation_id)
+        .where(
+            WebhookEvent.status == "received",
+            WebhookEvent.received_at
+            < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, literal(older_than_seconds)),
+        )
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def prune_bodies(session: AsyncSession, older_than_days: int, limit: int) -> int:
+    """Drop raw bodies (keeping the row) of settled events older than the retention."""
+    candidates = (
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.body.is_not(None),
+            WebhookEvent.status.in_(("processed", "ignored", "dead")),
+            WebhookEvent.received_at
+            < func.now() - func.make_interval(0, 0, 0, literal(older_than_days)),
+        )
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(candidates))
+        .values(body=None, body_pruned_at=func.now())
+        .returning(WebhookEvent.id)
+    )
+    return len(result.all())
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+    )
+    return {row[0]: row[1] for row in rows}
