@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from askpro import worker
+from askpro import api, worker
 from askpro.config import Settings, get_settings
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
@@ -87,6 +87,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await worker.close_queue(queue_pool)
+            await app.state.audit_writer.close()
             if own_runtime:
                 await current.close()
 
@@ -99,6 +100,7 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(RequestMetricsMiddleware)
+    api.install(app, settings)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     handlers: dict[Any, Any] = {
         problems.Problem: problems.handle_problem,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.auth.cli import tokens_cli
 from askpro.billing.cli import billing_cli
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.observability import configure_logging
@@ -24,6 +25,7 @@ cli = typer.Typer(
 )
 companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args_is_help=True)
 cli.add_typer(companies_cli, name="companies")
+cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(billing_cli, name="billing")
 console = Console()
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     worker_concurrency: int = Field(default=4, ge=1, le=100)
+    rate_limit_per_token: str = Field(
+        default="600/minute", description="API budget of one token (limits notation)."
+    )
+    rate_limit_per_ip: str = Field(
+        default="120/minute", description="Budget of one client IP on /health*, /metrics."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -72,6 +78,14 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("rate_limit_per_token", "rate_limit_per_ip")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on anything but e.g. "600/minute"
         return value
 
     @field_validator("calcom_api_base")

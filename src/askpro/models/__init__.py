@@ -2,6 +2,7 @@
 
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
+from askpro.models.audit import AuditLog
 from askpro.models.auth import ApiToken
 from askpro.models.billing import BillingAccount, Invoice, LedgerEntry, Payment, Subscription
 from askpro.models.calls import Call
@@ -13,6 +14,7 @@ __all__ = [
     "ApiToken",
     "Appointment",
     "AppointmentEvent",
+    "AuditLog",
     "Base",
     "BillingAccount",
     "Branch",

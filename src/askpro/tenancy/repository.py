@@ -1,18 +1,23 @@
-"""Queries of the tenancy feature."""
+"""Queries of the tenancy feature. Every tenant-scoped query filters by ``company_id`` here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.models import Company
+from askpro.kit.pagination import PageRequest, SortKey, paginate
+from askpro.models import Branch, Company, PhoneNumber, Service, Staff, StaffService
+
+TenantModel = TypeVar("TenantModel", Branch, PhoneNumber, Staff, Service)
 
 
 async def add_company(session: AsyncSession, company: Company) -> Company:
     session.add(company)
     await session.flush()
+    await session.refresh(company)
     return company
 
 
@@ -21,6 +26,86 @@ async def list_companies(session: AsyncSession, *, limit: int = 200) -> Sequence
     return result.scalars().all()
 
 
+async def page_companies(
+    session: AsyncSession, page: PageRequest
+) -> tuple[list[Company], str | None]:
+    return await paginate(session, select(Company), [SortKey(Company.id)], page)
+
+
+async def get_company(session: AsyncSession, company_id: int) -> Company | None:
+    return await session.get(Company, company_id)
+
+
 async def find_company_by_name(session: AsyncSession, name: str) -> Company | None:
     result = await session.execute(select(Company).where(Company.name == name).limit(1))
     return result.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, row: TenantModel) -> TenantModel:
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row
+
+
+async def get(
+    session: AsyncSession, model: type[TenantModel], company_id: int, row_id: int
+) -> TenantModel | None:
+    """The row if it belongs to ``company_id``; another company's row is ``None``."""
+    statement = select(model).where(model.id == row_id, model.company_id == company_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def page(
+    session: AsyncSession,
+    model: type[TenantModel],
+    company_id: int,
+    request: PageRequest,
+    *,
+    sort: str = "id",
+    **filters: Any,
+) -> tuple[list[TenantModel], str | None]:
+    """One page of ``company_id``'s rows; ``filters`` are equality filters on columns."""
+    statement = select(model).where(model.company_id == company_id)
+    for column, value in filters.items():
+        if value is not None:
+            statement = statement.where(getattr(model, column) == value)
+    keys = (
+        [SortKey(model.id)] if sort == "id" else [SortKey(getattr(model, sort)), SortKey(model.id)]
+    )
+    return await paginate(session, statement, keys, request)
+
+
+async def ids_of_company(
+    session: AsyncSession, model: type[TenantModel], company_id: int, ids: Sequence[int]
+) -> set[int]:
+    """Which of ``ids`` exist and belong to ``company_id``."""
+    if not ids:
+        return set()
+    statement = select(model.id).where(model.company_id == company_id, model.id.in_(ids))
+    return set((await session.scalars(statement)).all())
+
+
+async def staff_of_service(session: AsyncSession, company_id: int, service_id: int) -> list[Staff]:
+    statement = (
+        select(Staff)
+        .join(StaffService, StaffService.staff_id == Staff.id)
+        .where(StaffService.service_id == service_id, StaffService.company_id == company_id)
+        .order_by(Staff.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def replace_staff_of_service(
+    session: AsyncSession, company_id: int, service_id: int, staff_ids: set[int]
+) -> None:
+    await session.execute(
+        delete(StaffService).where(
+            StaffService.service_id == service_id, StaffService.company_id == company_id
+        )
+    )
+    session.add_all(
+        StaffService(staff_id=staff_id, service_id=service_id, company_id=company_id)
+        for staff_id in sorted(staff_ids)
+    )
+    await session.flush()

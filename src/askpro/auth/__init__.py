@@ -1,0 +1,1 @@
+"""API tokens, scopes, the auth dependency, rate limits and the audit log."""

@@ -1,0 +1,177 @@
+"""The one dependency that authenticates a request and declares the scopes it needs.
+
+    principal: Annotated[Principal, requires(Scope.STAFF_READ)]
+
+It answers 401 (with ``WWW-Authenticate: Bearer``) for a missing, malformed, unknown,
+expired or revoked token, 429 when the token's budget is spent, 403 when a scope is
+missing. The declared scopes end up in the OpenAPI security requirement of the operation
+and in the route table (:mod:`askpro.auth.routes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.auth import audit, service
+from askpro.auth.ratelimit import RateLimiter
+from askpro.auth.scopes import PLATFORM_SCOPES, Scope
+from askpro.kit.problems import Problem
+from askpro.models import Company
+
+COMPANY_HEADER = "X-Company-ID"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    description="`Authorization: Bearer askpro_<public id>_<secret>`",
+)
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; routes that write commit it explicitly before returning."""
+    async with request.app.state.runtime.database.sessions() as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, with which scopes, on behalf of which company."""
+
+    token_id: int
+    public_id: str
+    token_company_id: int | None
+    scopes: frozenset[str]
+    # The company the request acts on: the token's, or the one a platform token named.
+    company_id: int | None
+
+    @property
+    def is_platform(self) -> bool:
+        return self.token_company_id is None
+
+    def tenant(self) -> int:
+        """The company every query of this request is scoped to."""
+        if self.company_id is None:
+            raise Problem(
+                400,
+                "company-required",
+                "Company required",
+                f"a platform token must name the company in the {COMPANY_HEADER} header",
+                errors=[
+                    {
+                        "field": f"header.{COMPANY_HEADER}",
+                        "location": "header",
+                        "message": "required for platform tokens",
+                    }
+                ],
+            )
+        return self.company_id
+
+
+def _unauthorized(detail: str, *, invalid: bool) -> Problem:
+    challenge = 'Bearer realm="askpro"' + (', error="invalid_token"' if invalid else "")
+    return Problem(
+        401,
+        "unauthorized",
+        "Authentication required",
+        detail,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+class RequireScopes:
+    """The dependency behind :func:`requires`; the route table finds it by type."""
+
+    def __init__(self, scopes: Iterable[Scope]) -> None:
+        self.scopes: frozenset[Scope] = frozenset(scopes)
+
+    def __repr__(self) -> str:
+        return f"RequireScopes({sorted(self.scopes)})"
+
+    async def __call__(
+        self,
+        request: Request,
+        response: Response,
+        session: Annotated[AsyncSession, Depends(db_session)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        company_header: Annotated[
+            int | None,
+            Header(
+                alias=COMPANY_HEADER,
+                ge=1,
+                le=2**63 - 1,
+                description="Platform tokens only: the company to act on.",
+            ),
+        ] = None,
+    ) -> Principal:
+        if credentials is None:
+            raise _unauthorized("send Authorization: Bearer <token>", invalid=False)
+        result = await service.authenticate(session, credentials.credentials)
+        if result.token is not None:
+            setattr(request.state, audit.STATE_TOKEN_ID, result.token.id)
+            setattr(request.state, audit.STATE_COMPANY_ID, result.token.company_id)
+        if result.rejection is not None or result.token is None:
+            reason = result.rejection.value if result.rejection else "unknown"
+            raise _unauthorized(f"token is {reason}", invalid=True)
+        token = result.token
+        await session.commit()  # the at-most-once-a-minute last_used_at touch
+
+        limiter: RateLimiter = request.app.state.rate_limiter
+        verdict = await limiter.hit_token(token.public_id)
+        if not verdict.allowed:
+            raise verdict.problem()
+        response.headers.update(verdict.headers())
+
+        held = frozenset(token.scopes)
+        if token.company_id is not None:
+            held -= PLATFORM_SCOPES
+        missing = sorted(self.scopes - held)
+        if missing:
+            raise Problem(
+                403,
+                "insufficient-scope",
+                "Insufficient scope",
+                f"this operation needs {', '.join(missing)}",
+                required_scopes=sorted(self.scopes),
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer realm="askpro", error="insufficient_scope", '
+                        f'scope="{" ".join(sorted(self.scopes))}"'
+                    )
+                },
+            )
+        company_id = await _acting_company(session, token.company_id, company_header)
+        setattr(request.state, audit.STATE_COMPANY_ID, company_id)
+        return Principal(
+            token_id=token.id,
+            public_id=token.public_id,
+            token_company_id=token.company_id,
+            scopes=held,
+            company_id=company_id,
+        )
+
+
+async def _acting_company(
+    session: AsyncSession, token_company_id: int | None, named: int | None
+) -> int | None:
+    if named is None:
+        return token_company_id
+    if token_company_id is not None:
+        if named != token_company_id:
+            # Another company's id answers like any other company's resource: not found.
+            raise Problem(404, "not-found", "Company not found")
+        return named
+    if not await session.scalar(select(exists().where(Company.id == named))):
+        raise Problem(404, "not-found", "Company not found")
+    return named
+
+
+def requires(*scopes: Scope) -> Any:
+    """Declare the scopes an endpoint needs: ``Annotated[Principal, requires(...)]``."""
+    return Security(RequireScopes(scopes), scopes=sorted(scope.value for scope in scopes))

@@ -1,0 +1,218 @@
+"""The route table: every route of the app, how it is protected, and which scopes it needs.
+
+Used by the OpenAPI document (each operation lists its scopes), by ``docs/api-auth.md``
+(regenerate with ``python -m askpro.auth.routes docs/api-auth.md``) and by the auth matrix
+test, which fails for any ``/api/v1`` route that declares no scopes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount, Route
+
+from askpro.auth.dependencies import RequireScopes
+from askpro.auth.ratelimit import NEVER_LIMITED_PREFIXES, is_public_limited
+from askpro.auth.scopes import PLATFORM_SCOPES
+
+API_PREFIX = "/api/v1"
+TABLE_BEGIN = "<!-- route-table:begin -->"
+TABLE_END = "<!-- route-table:end -->"
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    method: str
+    path: str
+    access: str  # "bearer", "public", "webhook", "docs"
+    scopes: tuple[str, ...] | None  # None: declares none
+    summary: str
+
+    @property
+    def platform_only(self) -> bool:
+        return bool(self.scopes) and any(scope in PLATFORM_SCOPES for scope in self.scopes or ())
+
+
+def _find_requirement(dependant: Dependant) -> RequireScopes | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RequireScopes):
+            return sub.call
+        found = _find_requirement(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def declared_scopes(route: APIRoute) -> tuple[str, ...] | None:
+    requirement = _find_requirement(route.dependant)
+    if requirement is None:
+        return None
+    return tuple(sorted(scope.value for scope in requirement.scopes))
+
+
+def _access(path: str, scopes: tuple[str, ...] | None) -> str:
+    if scopes is not None:
+        return "bearer"
+    if path.startswith(NEVER_LIMITED_PREFIXES):
+        return "webhook"
+    if path.startswith(("/docs", "/openapi", "/redoc")):
+        return "docs"
+    return "public"
+
+
+def _api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
+    """(full path, methods, route) of every FastAPI route, however deeply included."""
+    found = []
+    for context in iter_route_contexts(list(app.routes)):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path:
+            found.append((str(context.path), set(context.methods or ()), route))
+    return found
+
+
+def _walk(app: FastAPI) -> list[RouteEntry]:
+    entries: list[RouteEntry] = []
+    for path, methods, route in _api_routes(app):
+        scopes = declared_scopes(route)
+        summary = route.summary or route.name.replace("_", " ")
+        for method in sorted(methods - {"HEAD", "OPTIONS"}):
+            entries.append(RouteEntry(method, path, _access(path, scopes), scopes, summary))
+    for context in iter_route_contexts(list(app.routes)):
+        other = context.original_route
+        if isinstance(other, APIRoute):
+            continue
+        if isinstance(other, Mount):
+            entries.append(RouteEntry("*", f"{other.path}/*", _access(other.path, None), None, ""))
+        elif isinstance(other, Route):
+            for method in sorted((other.methods or {"GET"}) - {"HEAD", "OPTIONS"}):
+                entries.append(
+                    RouteEntry(method, other.path, _access(other.path, None), None, other.name)
+                )
+    return entries
+
+
+def route_table(app: FastAPI) -> list[RouteEntry]:
+    """Every route, sorted by path then method."""
+    return sorted(_walk(app), key=lambda entry: (entry.path, entry.method))
+
+
+def render_markdown(app: FastAPI) -> str:
+    lines = [
+        "| Method | Path | Access | Scopes | Rate limit |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in route_table(app):
+        if entry.access == "bearer":
+            scopes = ", ".join(f"`{scope}`" for scope in entry.scopes or ())
+            limit = "per token"
+        else:
+            scopes = "—"
+            limit = "per IP" if is_public_limited(entry.path) else "none"
+        access = {
+            "bearer": "token" + (" (platform)" if entry.platform_only else ""),
+            "public": "public",
+            "webhook": "webhook signature",
+            "docs": "public (docs)",
+        }[entry.access]
+        lines.append(f"| {entry.method} | `{entry.path}` | {access} | {scopes} | {limit} |")
+    return "\n".join(lines)
+
+
+def replace_table(document: str, table: str) -> str:
+    before, rest = document.split(TABLE_BEGIN, 1)
+    _, after = rest.split(TABLE_END, 1)
+    return f"{before}{TABLE_BEGIN}\n{table}\n{TABLE_END}{after}"
+
+
+PROBLEM_RESPONSES: dict[str, str] = {
+    "401": "Missing, malformed, unknown, expired or revoked token (`WWW-Authenticate: Bearer`).",
+    "403": "The token lacks a required scope.",
+    "429": "The token's rate limit is spent (`Retry-After`, `RateLimit-*`).",
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make the OpenAPI document list each operation's scopes and its problem responses."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        scopes_by_operation = {
+            (method.lower(), path): declared_scopes(route)
+            for path, methods, route in _api_routes(app)
+            for method in methods
+        }
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        problem_schema = {
+            "type": "object",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+            },
+        }
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = problem_schema
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                scopes = scopes_by_operation.get((method, path))
+                if scopes is None:
+                    continue
+                operation["x-required-scopes"] = list(scopes)
+                note = "Required scopes: " + ", ".join(f"`{scope}`" for scope in scopes)
+                operation["description"] = (
+                    operation.get("description", "") + "\n\n" + note
+                ).strip()
+                responses = operation.setdefault("responses", {})
+                for status, text in PROBLEM_RESPONSES.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": text,
+                            "content": {
+                                "application/problem+json": {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}
+                                }
+                            },
+                        },
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None, app_factory: Callable[[], FastAPI] | None = None) -> int:
+    """``python -m askpro.auth.routes [FILE]``: print the table, or rewrite it inside FILE."""
+    from askpro.app import create_app
+    from askpro.config import load_settings
+
+    args = argv if argv is not None else sys.argv[1:]
+    app = app_factory() if app_factory else create_app(load_settings(_env_file=None))
+    table = render_markdown(app)
+    if not args:
+        print(table)
+        return 0
+    target = Path(args[0])
+    target.write_text(replace_table(target.read_text(), table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Availability, holds, booking, rescheduling, cancelling and Cal.com sync."""

@@ -1,0 +1,67 @@
+"""Read-only queries of appointments for the admin API (the booking engine owns writes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.kit.pagination import PageRequest, SortKey, paginate
+from askpro.models import Appointment
+
+
+class AppointmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    branch_id: int | None
+    staff_id: int
+    service_id: int
+    customer_id: int | None
+    call_id: int | None
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: str
+    source: str
+    calcom_booking_uid: str | None
+    calcom_sync_state: str
+    cancellation_reason: str | None
+    notes: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+async def list_appointments(
+    session: AsyncSession,
+    company_id: int,
+    page: PageRequest,
+    *,
+    starts_from: dt.datetime | None = None,
+    starts_before: dt.datetime | None = None,
+    staff_id: int | None = None,
+    statuses: list[str] | None = None,
+) -> tuple[list[Appointment], str | None]:
+    """``company_id``'s appointments by start time (then id), optionally filtered."""
+    statement = select(Appointment).where(Appointment.company_id == company_id)
+    if starts_from is not None:
+        statement = statement.where(Appointment.starts_at >= starts_from)
+    if starts_before is not None:
+        statement = statement.where(Appointment.starts_at < starts_before)
+    if staff_id is not None:
+        statement = statement.where(Appointment.staff_id == staff_id)
+    if statuses:
+        statement = statement.where(Appointment.status.in_(statuses))
+    keys = [SortKey(Appointment.starts_at), SortKey(Appointment.id)]
+    return await paginate(session, statement, keys, page)
+
+
+async def get_appointment(
+    session: AsyncSession, company_id: int, appointment_id: int
+) -> Appointment | None:
+    statement = select(Appointment).where(
+        Appointment.id == appointment_id, Appointment.company_id == company_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

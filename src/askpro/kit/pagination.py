@@ -1,0 +1,157 @@
+"""Cursor (keyset) pagination with a stable order.
+
+A cursor is the sort key of the last item of a page, base64url-encoded JSON; the next page
+is ``WHERE (key...) > (cursor...)`` in the same order, so pages never skip or repeat rows
+while rows are added. Every sort ends on the primary key, which makes the order total.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from askpro.kit.problems import Problem
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_CURSOR_LENGTH = 512
+
+ItemT = TypeVar("ItemT")
+RowT = TypeVar("RowT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list; pass ``next_cursor`` as ``cursor`` to get the next one."""
+
+    items: list[ItemT]
+    next_cursor: str | None = Field(
+        default=None, description="Opaque; absent on the last page.", examples=[None]
+    )
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None
+
+
+def page_request(
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT})."),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_LENGTH,
+            description="The `next_cursor` of the previous page.",
+        ),
+    ] = None,
+) -> PageRequest:
+    """FastAPI dependency: ``limit`` (1..200, default 50) and ``cursor`` query parameters."""
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+def invalid_cursor(reason: str) -> Problem:
+    return Problem(
+        400,
+        "invalid-cursor",
+        "Invalid cursor",
+        f"cursor: {reason}",
+        errors=[{"field": "query.cursor", "location": "query", "message": reason}],
+    )
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of the sort; all keys of one sort share a direction."""
+
+    column: InstrumentedAttribute[Any]
+
+    @property
+    def python_type(self) -> type:
+        python_type: type = self.column.type.python_type
+        return python_type
+
+    def value_of(self, row: object) -> Any:
+        return getattr(row, self.column.key)
+
+
+def _encode_value(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _decode_value(raw: object, python_type: type) -> object:
+    if python_type is dt.datetime:
+        if not isinstance(raw, str):
+            raise ValueError("bad timestamp")
+        moment = dt.datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment
+    if python_type is int:
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise ValueError("bad integer")
+        return raw
+    if python_type is str:
+        if not isinstance(raw, str):
+            raise ValueError("bad string")
+        return raw
+    raise ValueError(f"unsupported key type {python_type.__name__}")
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    payload = json.dumps([_encode_value(value) for value in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[object]:
+    """The key values in ``cursor``, or a 400 problem naming the ``cursor`` field."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError("wrong shape")
+        return [_decode_value(value, key.python_type) for value, key in zip(raw, keys, strict=True)]
+    except (ValueError, UnicodeError, binascii.Error, TypeError):
+        raise invalid_cursor("not a cursor this list returned") from None
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[RowT],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+    *,
+    descending: bool = False,
+) -> tuple[list[RowT], str | None]:
+    """Run ``statement`` ordered by ``keys`` from ``page.cursor``; return rows and next cursor.
+
+    The last key must be unique (the primary key) so the order is total.
+    """
+    columns = [key.column for key in keys]
+    if page.cursor is not None:
+        after = decode_cursor(page.cursor, keys)
+        boundary = tuple_(*columns)
+        statement = statement.where(
+            boundary < tuple_(*after) if descending else boundary > tuple_(*after)
+        )
+    ordering = [column.desc() if descending else column.asc() for column in columns]
+    rows = list((await session.scalars(statement.order_by(*ordering).limit(page.limit + 1))).all())
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor([key.value_of(rows[-1]) for key in keys])
