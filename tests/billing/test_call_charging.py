@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from askpro.billing.charging import billable_minutes
 from askpro.billing.errors import UnknownCompany
+from askpro.billing.metrics import UNCHARGED_CALLS
 from askpro.billing.service import adjust, is_out_of_credit
 from askpro.db import Database
-from askpro.models import Company, PhoneNumber
+from askpro.models import Call, Company, PhoneNumber
 from askpro.webhooks.registry import handlers_for
 from tests.fixtures.billing import (
     account_of,
@@ -76,13 +77,15 @@ async def test_outbound_call_is_charged_to_the_caller_id_company(database: Datab
     assert (charge.company_id, charge.amount_cents) == (company_id, -20)
 
 
-async def test_unknown_number_fails_then_replay_charges_once_the_number_exists(
+async def test_unknown_number_is_not_charged_and_a_replay_charges_once_it_exists(
     database: Database,
 ) -> None:
     body = retell_call_ended("call_early", "+4930999000111", duration_ms=60_000)
     inbox_id = await store_event(database, "retell", body)
-    with pytest.raises(UnknownCompany, match=r"no company owns \+4930999000111"):
-        await run_handlers(database, inbox_id)
+    before = UNCHARGED_CALLS._value.get()
+    await run_handlers(database, inbox_id)  # must not fail the calls feature's transaction
+    assert UNCHARGED_CALLS._value.get() == before + 1
+    assert await ledger_rows(database) == []
     async with database.sessions() as session:
         company = Company(name="Late", price_per_minute_cents=7)
         session.add(company)
@@ -90,7 +93,19 @@ async def test_unknown_number_fails_then_replay_charges_once_the_number_exists(
         session.add(PhoneNumber(number="+4930999000111", company_id=company.id))
         await session.commit()
     await run_handlers(database, inbox_id)
+    await run_handlers(database, inbox_id)
     assert [entry.amount_cents for entry in await ledger_rows(database)] == [-7]
+
+
+async def test_the_company_recorded_on_the_call_wins(database: Database) -> None:
+    recorded_id, _ = await create_billed_company(database, price_per_minute_cents=30)
+    _, number = await create_billed_company(database, price_per_minute_cents=10)
+    async with database.sessions() as session:
+        session.add(Call(call_id="call_recorded", company_id=recorded_id, to_number=number))
+        await session.commit()
+    await deliver(database, "retell", retell_call_ended("call_recorded", number, duration_ms=1))
+    [entry] = await ledger_rows(database)
+    assert (entry.company_id, entry.amount_cents) == (recorded_id, -30)
 
 
 async def test_free_company_and_zero_duration_are_not_charged(database: Database) -> None:

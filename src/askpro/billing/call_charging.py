@@ -9,10 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing.charging import charge_call
-from askpro.billing.errors import BillingError, UnknownCompany
+from askpro.billing.errors import BillingError
+from askpro.billing.metrics import UNCHARGED_CALLS
 from askpro.kit.phone import normalize_phone
-from askpro.models import PhoneNumber, WebhookEvent
+from askpro.models import Call, PhoneNumber, WebhookEvent
+from askpro.observability import get_logger
 from askpro.webhooks.registry import handles
+
+log = get_logger(__name__)
 
 
 def call_duration_ms(call: dict[str, Any]) -> int:
@@ -45,17 +49,27 @@ async def company_for_number(session: AsyncSession, number: str) -> int | None:
 
 @handles("retell", "call_ended")
 async def charge_ended_call(session: AsyncSession, event: WebhookEvent) -> None:
+    """Charge the call's company once (keyed by the call id).
+
+    The company is the one the calls feature recorded for the call, else the owner of the
+    company's number on the call. A call to a number no company owns is not charged: it is
+    logged and counted (``askpro_billing_uncharged_calls_total``) rather than failed, because
+    failing would also roll back the calls feature's record of the call in this transaction;
+    a replay after the number is registered charges it (still once).
+    """
     payload = event.payload()
     call = payload.get("call") or payload.get("data")
     if not isinstance(call, dict) or not call.get("call_id"):
         raise BillingError(f"retell event {event.id} carries no call object with a call_id")
     call_id = str(call["call_id"])
+    company_id = await session.scalar(select(Call.company_id).where(Call.call_id == call_id))
     number = our_number(call)
-    if number is None:
-        raise BillingError(f"call {call_id} has no number to find its company by")
-    company_id = await company_for_number(session, number)
+    if company_id is None and number is not None:
+        company_id = await company_for_number(session, number)
     if company_id is None:
-        raise UnknownCompany(f"no company owns {number}, the number of call {call_id}")
+        UNCHARGED_CALLS.inc()
+        log.warning("billing.call.no_company", call_id=call_id, number=number)
+        return
     await charge_call(
         session, company_id=company_id, call_id=call_id, duration_ms=call_duration_ms(call)
     )

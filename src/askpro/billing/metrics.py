@@ -18,3 +18,7 @@ OUT_OF_CREDIT = Counter(
     "askpro_billing_out_of_credit_total",
     "Billing accounts that ran out of credit (balance at or below zero, no subscription).",
 )
+UNCHARGED_CALLS = Counter(
+    "askpro_billing_uncharged_calls_total",
+    "Ended calls that could not be charged: no company owns their number.",
+)
