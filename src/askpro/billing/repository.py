@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.models import BillingAccount, Company, Invoice, LedgerEntry, Payment, Subscription
@@ -35,17 +35,14 @@ async def find_company(session: AsyncSession, reference: str) -> Company | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def list_ledger_entries(
-    session: AsyncSession,
+def ledger_entries_query(
     company_id: int,
     *,
     kinds: Sequence[str] = (),
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    after_id: int | None = None,
-    limit: int = 50,
-) -> Sequence[LedgerEntry]:
-    """The company's entries, newest first; keyset-paginated by ``after_id`` (exclusive)."""
+) -> Select[LedgerEntry]:
+    """The company's entries (filter by kind and ``since <= created_at < until``)."""
     query = select(LedgerEntry).where(LedgerEntry.company_id == company_id)
     if kinds:
         query = query.where(LedgerEntry.kind.in_(kinds))
@@ -53,40 +50,29 @@ async def list_ledger_entries(
         query = query.where(LedgerEntry.created_at >= since)
     if until is not None:
         query = query.where(LedgerEntry.created_at < until)
-    if after_id is not None:
-        query = query.where(LedgerEntry.id < after_id)
-    query = query.order_by(LedgerEntry.id.desc()).limit(limit)
-    return (await session.execute(query)).scalars().all()
+    return query
 
 
-async def list_payments(
-    session: AsyncSession, company_id: int, account_id: int | None, *, limit: int = 50
-) -> Sequence[Payment]:
-    query = select(Payment).where(
+def payments_query(company_id: int, sole_account_id: int | None) -> Select[Payment]:
+    """The company's payments, plus its account's unattributed ones if it pays alone."""
+    return select(Payment).where(
         or_(
             Payment.company_id == company_id,
-            (Payment.company_id.is_(None)) & (Payment.billing_account_id == account_id),
+            (Payment.company_id.is_(None)) & (Payment.billing_account_id == sole_account_id),
         )
     )
-    return (await session.execute(query.order_by(Payment.id.desc()).limit(limit))).scalars().all()
 
 
-async def list_invoices(
-    session: AsyncSession, account_id: int | None, *, limit: int = 50
-) -> Sequence[Invoice]:
-    if account_id is None:
-        return []
-    query = select(Invoice).where(Invoice.billing_account_id == account_id)
-    return (await session.execute(query.order_by(Invoice.id.desc()).limit(limit))).scalars().all()
+def invoices_query(sole_account_id: int | None) -> Select[Invoice]:
+    """Invoices are the paying account's: shown to a company that pays for itself alone."""
+    return select(Invoice).where(Invoice.billing_account_id == sole_account_id)
 
 
-async def list_subscriptions(
-    session: AsyncSession, company_id: int, account_id: int | None
-) -> Sequence[Subscription]:
-    query = select(Subscription).where(
+def subscriptions_query(company_id: int, sole_account_id: int | None) -> Select[Subscription]:
+    return select(Subscription).where(
         or_(
             Subscription.company_id == company_id,
-            (Subscription.company_id.is_(None)) & (Subscription.billing_account_id == account_id),
+            (Subscription.company_id.is_(None))
+            & (Subscription.billing_account_id == sole_account_id),
         )
     )
-    return (await session.execute(query.order_by(Subscription.id))).scalars().all()

@@ -98,7 +98,18 @@ class SubscriptionOut(BaseModel):
 class CheckoutSessionCreate(BaseModel):
     """A top-up through Stripe Checkout (amount in cents of the account's currency)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount_cents": 5000,
+                    "success_url": "https://salon.example/billing/done",
+                    "cancel_url": "https://salon.example/billing",
+                }
+            ]
+        },
+    )
 
     amount_cents: int = Field(ge=500, le=1_000_000)
     success_url: HttpUrl

@@ -20,7 +20,8 @@ from askpro.billing.schemas import (
     ReconcileReport,
     SubscriptionOut,
 )
-from askpro.models import BillingAccount, Company
+from askpro.kit.pagination import PageRequest, SortKey, paginate
+from askpro.models import BillingAccount, Company, Invoice, LedgerEntry, Payment, Subscription
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -142,35 +143,45 @@ async def _scope(session: AsyncSession, company_id: int) -> tuple[int | None, bo
     return account.id, companies == 1
 
 
-async def list_ledger_entries(
+async def page_ledger_entries(
     session: AsyncSession,
     company_id: int,
+    paging: PageRequest,
     *,
     kinds: Sequence[str] = (),
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    after_id: int | None = None,
-    limit: int = 50,
-) -> list[LedgerEntryOut]:
-    entries = await repository.list_ledger_entries(
-        session, company_id, kinds=kinds, since=since, until=until, after_id=after_id, limit=limit
+) -> tuple[list[LedgerEntryOut], str | None]:
+    """The company's ledger, newest first, keyset-paginated."""
+    query = repository.ledger_entries_query(company_id, kinds=kinds, since=since, until=until)
+    rows, cursor = await paginate(
+        session, query, [SortKey(LedgerEntry.id)], paging, descending=True
     )
-    return [LedgerEntryOut.model_validate(entry) for entry in entries]
+    return [LedgerEntryOut.model_validate(row) for row in rows], cursor
 
 
-async def list_payments(session: AsyncSession, company_id: int) -> list[PaymentOut]:
+async def page_payments(
+    session: AsyncSession, company_id: int, paging: PageRequest
+) -> tuple[list[PaymentOut], str | None]:
     account_id, sole = await _scope(session, company_id)
-    payments = await repository.list_payments(session, company_id, account_id if sole else None)
-    return [PaymentOut.model_validate(payment) for payment in payments]
+    query = repository.payments_query(company_id, account_id if sole else None)
+    rows, cursor = await paginate(session, query, [SortKey(Payment.id)], paging, descending=True)
+    return [PaymentOut.model_validate(row) for row in rows], cursor
 
 
-async def list_invoices(session: AsyncSession, company_id: int) -> list[InvoiceOut]:
+async def page_invoices(
+    session: AsyncSession, company_id: int, paging: PageRequest
+) -> tuple[list[InvoiceOut], str | None]:
     account_id, sole = await _scope(session, company_id)
-    invoices = await repository.list_invoices(session, account_id if sole else None)
-    return [InvoiceOut.model_validate(invoice) for invoice in invoices]
+    query = repository.invoices_query(account_id if sole else None)
+    rows, cursor = await paginate(session, query, [SortKey(Invoice.id)], paging, descending=True)
+    return [InvoiceOut.model_validate(row) for row in rows], cursor
 
 
-async def list_subscriptions(session: AsyncSession, company_id: int) -> list[SubscriptionOut]:
+async def page_subscriptions(
+    session: AsyncSession, company_id: int, paging: PageRequest
+) -> tuple[list[SubscriptionOut], str | None]:
     account_id, sole = await _scope(session, company_id)
-    rows = await repository.list_subscriptions(session, company_id, account_id if sole else None)
-    return [SubscriptionOut.model_validate(row) for row in rows]
+    query = repository.subscriptions_query(company_id, account_id if sole else None)
+    rows, cursor = await paginate(session, query, [SortKey(Subscription.id)], paging)
+    return [SubscriptionOut.model_validate(row) for row in rows], cursor
