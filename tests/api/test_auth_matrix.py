@@ -73,7 +73,7 @@ async def _request(
 
 def _a_items(response: httpx.Response, company: Company, ids: dict[str, int]) -> list[Any]:
     body = response.json()
-    items = body["items"] if "items" in body else [body]  # a list, or one object
+    items = body.get("items", [body])  # a list, or one object
     return [item for item in items if item.get("company_id") == company.id]
 
 
