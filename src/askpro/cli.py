@@ -15,6 +15,7 @@ from askpro.auth.cli import tokens_cli
 from askpro.billing.cli import billing_cli
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.observability import configure_logging
+from askpro.webhooks.cli import simulate_cli, webhooks_cli
 
 T = TypeVar("T")
 
@@ -27,6 +28,8 @@ companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args
 cli.add_typer(companies_cli, name="companies")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(billing_cli, name="billing")
+cli.add_typer(webhooks_cli, name="webhooks")
+cli.add_typer(simulate_cli, name="simulate")
 console = Console()
 
 

@@ -87,6 +87,16 @@ async def test_a_redelivery_is_a_duplicate_with_the_same_event_id(
     assert again.json() == {"status": "duplicate", "event_id": first.json()["event_id"]}
     assert len(await events(database)) == 1
     assert await job_count(database) == 1
+    metrics = (await client.get("/metrics")).text
+    for outcome in ("accepted", "duplicate"):
+        assert (
+            f'askpro_webhooks_received_total{{event_type="invoice.paid",outcome="{outcome}",provider="stripe"}}'
+            in metrics
+        )
+    assert (
+        'askpro_webhook_ack_seconds_bucket{le="0.05",outcome="accepted",provider="stripe"}'
+        in metrics
+    )
 
 
 def _forged(provider: str, body: bytes) -> list[tuple[str, bytes, dict[str, str]]]:

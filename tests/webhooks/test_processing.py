@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.models import Call, WebhookEvent
+from askpro.observability import current_correlation_id
 from askpro.runtime import Runtime, set_runtime
 from askpro.webhooks import service
 from askpro.webhooks.registry import handles
@@ -48,10 +50,12 @@ def test_the_default_schedule_is_8_attempts_over_about_12_hours() -> None:
     assert settings.webhook_max_attempts == 8
     nominal = settings.model_copy(update={"webhook_retry_jitter": 0.0})
     gaps = [retry_delay(attempt, nominal) for attempt in range(1, 8)]
-    assert gaps[0] == 40 and gaps == sorted(gaps)
+    assert gaps[0] == 40
+    assert gaps == sorted(gaps)
     assert 11 * 3600 < sum(gaps) < 13 * 3600
     jittered = [retry_delay(3, settings) for _ in range(200)]
-    assert min(jittered) >= 360 * 0.8 and max(jittered) <= 360 * 1.2
+    assert min(jittered) >= 360 * 0.8
+    assert max(jittered) <= 360 * 1.2
     assert len(set(jittered)) > 100  # really random
 
 
@@ -59,12 +63,14 @@ async def test_a_handler_failing_twice_then_succeeding_ends_processed_after_3_at
     client: httpx.AsyncClient, database: Database, fast_retries: Runtime
 ) -> None:
     calls = 0
+    correlation_ids = set()
     with isolated_handlers():
 
         @handles("stripe", "invoice.paid")
         async def flaky(session: AsyncSession, event: WebhookEvent) -> None:
             nonlocal calls
             calls += 1
+            correlation_ids.add(current_correlation_id())  # what every job log line carries
             if calls <= 2:
                 raise RuntimeError(f"transient failure {calls}")
 
@@ -74,6 +80,8 @@ async def test_a_handler_failing_twice_then_succeeding_ends_processed_after_3_at
             done = await wait_for_status(database, event.id, {"processed", "dead"})
     assert (done.status, done.attempts, calls) == ("processed", 3, 3)
     assert done.last_error is None
+    assert correlation_ids == {done.correlation_id}
+    assert done.correlation_id
 
 
 async def test_an_always_failing_handler_ends_dead_and_a_replay_after_the_fix_processes_it(
@@ -124,7 +132,8 @@ async def test_replaying_by_status_skips_events_still_in_flight(
         await session.commit()
         skipped = await service.replay(session, [second.id, 999], actor="cli")
     assert result.replayed == [first.id]
-    assert skipped.replayed == [] and skipped.skipped == [second.id, 999]
+    assert skipped.replayed == []
+    assert skipped.skipped == [second.id, 999]
     # The original job is still waiting: replay pulled it forward instead of adding one.
     assert await job_count(database) == 2
 
@@ -183,8 +192,9 @@ async def test_call_ended_before_call_started_leaves_the_call_ended_and_never_ov
     async with database.sessions() as session:
         call = (await session.execute(select(Call).where(Call.call_id == "c-1"))).scalar_one()
     assert call.status == "ended"
-    assert call.ended_at is not None and call.started_at is not None
-    (first, first_start, first_end), (second, second_start, _) = running
+    assert call.ended_at is not None
+    assert call.started_at is not None
+    (first, _first_start, first_end), (second, second_start, _) = running
     assert (first, second) == ("call_ended", "call_started")  # delivery order, one at a time
     assert second_start >= first_end
 
@@ -206,6 +216,7 @@ async def test_the_sweeper_requeues_rows_left_in_received_once(
         await session.commit()
     assert await sweep_received(timestamp=0) == 1
     assert await sweep_received(timestamp=0) == 0  # its job is already waiting
+    assert 'askpro_webhook_events{status="received"} 2.0' in generate_latest().decode()
     assert await job_count(database) == 1
     old = next(e for e in await events(database) if e.dedup_key == "evt_old")
     async with running_worker():
@@ -235,6 +246,7 @@ async def test_retention_prunes_old_settled_bodies_and_keeps_the_rows(
         await session.commit()
     assert await prune_bodies(timestamp=0) == 1
     by_key = {e.dedup_key: e for e in await events(database)}
-    assert by_key["old-done"].body is None and by_key["old-done"].body_pruned_at is not None
+    assert by_key["old-done"].body is None
+    assert by_key["old-done"].body_pruned_at is not None
     assert by_key["old-failed"].body == b"{}"  # still needed for its retries
     assert by_key["recent"].body == b"{}"

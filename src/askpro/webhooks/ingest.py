@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from askpro import worker
 from askpro.kit.crypto import SecretBox
 from askpro.kit.problems import Problem
 from askpro.observability import current_correlation_id, get_logger
@@ -40,9 +39,12 @@ class BodyTooLarge(Exception):
     pass
 
 
+QUEUEING_LOCK_PREFIX = "webhook-event:"
+
+
 def queueing_lock(event_id: int) -> str:
     """At most one waiting job per event (ingest, sweeper and replay all use it)."""
-    return f"webhook-event:{event_id}"
+    return f"{QUEUEING_LOCK_PREFIX}{event_id}"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -215,7 +217,7 @@ class WebhookProcessor:
         correlation_id: str | None,
     ) -> tuple[int | None, str]:
         async with self.runtime.database.sessions() as session:
-            event_id = await repository.insert_event(
+            event_id = await repository.insert_and_enqueue(
                 session,
                 provider=definition.name,
                 parsed=parsed,
@@ -223,18 +225,12 @@ class WebhookProcessor:
                 headers=self._headers(definition, request),
                 correlation_id=correlation_id,
                 verified_company_id=verified.company_id,
+                task_name=PROCESS_TASK,
+                queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
             )
             if event_id is None:  # a new statement sees the row a concurrent delivery committed
                 existing = await repository.find_id(session, definition.name, parsed.dedup_key)
                 return existing, "duplicate"
-            await worker.enqueue(
-                PROCESS_TASK,
-                session=session,
-                lock=parsed.entity_key,
-                queueing_lock=queueing_lock(event_id),
-                correlation_id=correlation_id,
-                event_id=event_id,
-            )
             await session.commit()  # before the 2xx: never acknowledge what is not durable
         return event_id, "accepted"
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +79,75 @@ async def insert_event(
     )
     new_id: int | None = (await session.execute(statement)).scalar_one_or_none()
     return new_id
+
+
+# The acknowledgement path in ONE statement and one round trip: the inbox row and, only when
+# the row is new, its processing job (procrastinate's own versioned defer function, with the
+# same job shape ``worker.enqueue`` produces). A static text lets psycopg prepare it.
+INSERT_AND_ENQUEUE = text(
+    """
+WITH inserted AS (
+  INSERT INTO webhook_events (provider, event_type, dedup_key, entity_key, company_id, status,
+                              correlation_id, headers, body, occurred_at)
+  VALUES (
+    :provider, :event_type, :dedup_key, :entity_key,
+    COALESCE(
+      CAST(:verified_company_id AS bigint),
+      (SELECT id FROM companies WHERE id = CAST(:company_hint AS bigint)),
+      (SELECT company_id FROM phone_numbers
+        WHERE number = ANY(CAST(:phone_numbers AS varchar[])) ORDER BY id LIMIT 1)
+    ),
+    'received', :correlation_id, CAST(:headers AS jsonb), :body, :occurred_at)
+  ON CONFLICT (provider, dedup_key) DO NOTHING
+  RETURNING id
+)
+SELECT id, (procrastinate_defer_jobs_v1(ARRAY[ROW(
+    :queue, :task_name, 0, CAST(:lock AS text), :queueing_lock_prefix || id,
+    jsonb_strip_nulls(jsonb_build_object(
+      'event_id', id, 'correlation_id', CAST(:correlation_id AS text))),
+    NULL)::procrastinate_job_to_defer_v1]))[1] AS job_id
+FROM inserted
+"""
+)
+
+
+async def insert_and_enqueue(
+    session: AsyncSession,
+    *,
+    provider: str,
+    parsed: ParsedEvent,
+    body: bytes,
+    headers: dict[str, str],
+    correlation_id: str | None,
+    verified_company_id: int | None,
+    task_name: str,
+    queueing_lock_prefix: str,
+    queue: str = "default",
+) -> int | None:
+    """Store a new event and defer its job atomically; None for a duplicate (no job)."""
+    row = (
+        await session.execute(
+            INSERT_AND_ENQUEUE,
+            {
+                "provider": provider,
+                "event_type": parsed.event_type,
+                "dedup_key": parsed.dedup_key,
+                "entity_key": parsed.entity_key,
+                "verified_company_id": verified_company_id,
+                "company_hint": parsed.routing.company_id,
+                "phone_numbers": list(parsed.routing.phone_numbers),
+                "correlation_id": correlation_id,
+                "headers": json.dumps(headers),
+                "body": body,
+                "occurred_at": parsed.occurred_at,
+                "queue": queue,
+                "task_name": task_name,
+                "lock": parsed.entity_key,
+                "queueing_lock_prefix": queueing_lock_prefix,
+            },
+        )
+    ).first()
+    return None if row is None else int(row[0])
 
 
 async def find_id(session: AsyncSession, provider: str, dedup_key: str) -> int | None:
