@@ -1,4 +1,4 @@
-"""The auth matrix, generated from the route table: every /api/v1 route × every kind of
+"""The auth matrix, generated from the route table: every /api/v1 route times every kind of
 caller → the expected 401 / 403 / 404 / 2xx. Routes added later are covered automatically.
 """
 
@@ -135,7 +135,9 @@ async def test_auth_matrix(
         if response.status_code == 200 and _a_items(response, company_a, goal.ids):
             failures.append("other company's token: list shows company A's objects")
     elif response.status_code != 409:  # a globally unique value (a phone number) may clash
-        expect("other company's token (creates in its own company)", response, success_status(entry))
+        expect(
+            "other company's token (creates in its own company)", response, success_status(entry)
+        )
 
     if not platform_route and entry.method == "GET":
         named = await call({**platform.headers, "X-Company-ID": str(company_a.id)})

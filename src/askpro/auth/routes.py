@@ -21,11 +21,13 @@ from starlette.routing import Mount, Route
 
 from askpro.auth.dependencies import RequireScopes
 from askpro.auth.ratelimit import NEVER_LIMITED_PREFIXES, is_public_limited
-from askpro.auth.scopes import PLATFORM_SCOPES
+from askpro.auth.scopes import DESCRIPTIONS, PLATFORM_SCOPES, Scope
 
 API_PREFIX = "/api/v1"
 TABLE_BEGIN = "<!-- route-table:begin -->"
 TABLE_END = "<!-- route-table:end -->"
+SCOPES_BEGIN = "<!-- scopes-table:begin -->"
+SCOPES_END = "<!-- scopes-table:end -->"
 
 
 @dataclass(frozen=True)
@@ -126,16 +128,36 @@ def render_markdown(app: FastAPI) -> str:
     return "\n".join(lines)
 
 
-def replace_table(document: str, table: str) -> str:
-    before, rest = document.split(TABLE_BEGIN, 1)
-    _, after = rest.split(TABLE_END, 1)
-    return f"{before}{TABLE_BEGIN}\n{table}\n{TABLE_END}{after}"
+def render_scopes_markdown() -> str:
+    lines = ["| Scope | Platform only | Allows |", "|---|---|---|"]
+    for scope in Scope:
+        platform = "yes" if scope in PLATFORM_SCOPES else ""
+        lines.append(f"| `{scope.value}` | {platform} | {DESCRIPTIONS[scope]} |")
+    return "\n".join(lines)
+
+
+def replace_block(document: str, begin: str, end: str, table: str) -> str:
+    before, rest = document.split(begin, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{begin}\n{table}\n{end}{after}"
+
+
+def render_document(document: str, app: FastAPI) -> str:
+    """``document`` with its route table and scopes table regenerated."""
+    document = replace_block(document, TABLE_BEGIN, TABLE_END, render_markdown(app))
+    return replace_block(document, SCOPES_BEGIN, SCOPES_END, render_scopes_markdown())
 
 
 PROBLEM_RESPONSES: dict[str, str] = {
+    "400": "Invalid cursor or range, or a platform token that names no company.",
     "401": "Missing, malformed, unknown, expired or revoked token (`WWW-Authenticate: Bearer`).",
     "403": "The token lacks a required scope.",
+    "404": "No such resource in the company (another company's resource is not found, too).",
+    "422": "Invalid input; `errors[].field` names each offending field.",
     "429": "The token's rate limit is spent (`Retry-After`, `RateLimit-*`).",
+}
+WRITE_PROBLEM_RESPONSES: dict[str, str] = {
+    "409": "The change conflicts with existing data (a taken number, a referenced row).",
 }
 
 
@@ -180,18 +202,19 @@ def install_openapi(app: FastAPI) -> None:
                     operation.get("description", "") + "\n\n" + note
                 ).strip()
                 responses = operation.setdefault("responses", {})
-                for status, text in PROBLEM_RESPONSES.items():
-                    responses.setdefault(
-                        status,
-                        {
-                            "description": text,
-                            "content": {
-                                "application/problem+json": {
-                                    "schema": {"$ref": "#/components/schemas/Problem"}
-                                }
-                            },
+                documented = dict(PROBLEM_RESPONSES)
+                if method in ("post", "put", "patch", "delete"):
+                    documented.update(WRITE_PROBLEM_RESPONSES)
+                for status, text in documented.items():
+                    # Replaces FastAPI's default 422 body, which is not what we send.
+                    responses[status] = {
+                        "description": text,
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
                         },
-                    )
+                    }
         app.openapi_schema = schema
         return schema
 
@@ -210,7 +233,7 @@ def main(argv: list[str] | None = None, app_factory: Callable[[], FastAPI] | Non
         print(table)
         return 0
     target = Path(args[0])
-    target.write_text(replace_table(target.read_text(), table))
+    target.write_text(render_document(target.read_text(), app))
     return 0
 
 
