@@ -116,8 +116,9 @@ async def apply_refund(
     """Bring the refunded amount of a top-up to ``refunded_total_cents`` (Stripe's cumulative).
 
     The payment row is locked, so concurrent or reordered `charge.refunded` events each add
-    only what is new; a stale (smaller) total changes nothing. Returns the refund posting,
-    or None when nothing was new.
+    only what is new; a stale (smaller) total changes nothing. Only a top-up's refund is
+    debited from the credit (a refunded subscription payment is just recorded). Returns the
+    refund posting, or None when nothing was debited.
     """
     payment = await find_payment(session, payment_reference, charge_id, lock=True)
     if payment is None:
@@ -126,18 +127,20 @@ async def apply_refund(
     delta = new_total - payment.amount_refunded_cents
     if delta <= 0:
         return None
-    posting = await ledger.post_entry(
-        session,
-        account_id=payment.billing_account_id,
-        company_id=payment.company_id,
-        kind="refund",
-        amount_cents=-delta,
-        currency=currency,
-        external_reference=f"{charge_id}:refunded-to:{new_total}",
-        actor="stripe",
-        description=f"refund of {payment.reference} (refunded in total: {new_total})",
-    )
     status = "refunded" if new_total >= payment.amount_cents else "partially_refunded"
+    posting = None
+    if payment.purpose == "topup":  # only credit askpro counted can be taken back
+        posting = await ledger.post_entry(
+            session,
+            account_id=payment.billing_account_id,
+            company_id=payment.company_id,
+            kind="refund",
+            amount_cents=-delta,
+            currency=currency,
+            external_reference=f"{charge_id}:refunded-to:{new_total}",
+            actor="stripe",
+            description=f"refund of {payment.reference} (refunded in total: {new_total})",
+        )
     await session.execute(
         update(Payment)
         .where(Payment.id == payment.id)

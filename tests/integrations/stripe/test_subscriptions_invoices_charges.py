@@ -391,3 +391,35 @@ async def test_refund_before_its_topup_is_recorded_fails_then_succeeds(database:
     await _topup(database, company_id, "pi_early", 3000)
     await run_handlers(database, refund_id)
     assert (await account_of(database, company_id)).balance_cents == 0
+
+
+async def test_refund_of_a_payment_that_was_not_a_topup_is_recorded_never_debited(
+    database: Database,
+) -> None:
+    company_id, _ = await create_billed_company(database)
+    await _topup(database, company_id, "pi_topup_first", 1000)  # links cus_charges
+    subscription_payment = stripe_object(
+        "payment_intent",
+        id="pi_subscription_fee",
+        status="succeeded",
+        amount=4900,
+        amount_received=4900,
+        currency="eur",
+        customer="cus_charges",
+    )
+    await deliver(
+        database, "stripe", stripe_event("payment_intent.succeeded", subscription_payment)
+    )
+    refund = charge("pi_subscription_fee", id="ch_fee", amount=4900, amount_refunded=4900)
+    await deliver(database, "stripe", stripe_event("charge.refunded", refund))
+    assert [entry.kind for entry in await ledger_rows(database)] == ["topup"]
+    async with database.sessions() as session:
+        payment = await session.scalar(
+            select(Payment).where(Payment.reference == "pi_subscription_fee")
+        )
+    assert payment is not None
+    assert (payment.purpose, payment.status, payment.amount_refunded_cents) == (
+        "other",
+        "refunded",
+        4900,
+    )
