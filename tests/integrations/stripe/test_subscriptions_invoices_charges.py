@@ -423,3 +423,35 @@ async def test_refund_of_a_payment_that_was_not_a_topup_is_recorded_never_debite
         "refunded",
         4900,
     )
+
+
+async def test_invoice_after_checkout_link_waits_for_the_subscription_event(
+    database: Database,
+) -> None:
+    """A Checkout link does not tell the plan: the invoice waits for the subscription event
+    instead of crediting zero included minutes."""
+    company_id, _ = await create_billed_company(database, price_per_minute_cents=10)
+    checkout = stripe_object(
+        "checkout.session",
+        mode="subscription",
+        status="complete",
+        payment_status="paid",
+        payment_intent=None,
+        subscription=SUB,
+        customer="cus_sub_1",
+        currency="eur",
+        metadata={"company_id": str(company_id)},
+    )
+    await deliver(database, "stripe", stripe_event("checkout.session.completed", checkout))
+    invoice_event = await store_event(
+        database, "stripe", stripe_event("invoice.paid", paid_invoice())
+    )
+    with pytest.raises(UnmatchedEvent, match="not known yet"):
+        await run_handlers(database, invoice_event)
+    await deliver(
+        database,
+        "stripe",
+        stripe_event("customer.subscription.created", subscription(company_id, "active")),
+    )
+    await run_handlers(database, invoice_event)
+    assert [entry.amount_cents for entry in await ledger_rows(database)] == [1000]

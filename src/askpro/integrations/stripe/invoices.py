@@ -60,9 +60,10 @@ async def _record(
 async def on_invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
     invoice = Invoice.model_validate(parse_event(event).data.object)
     subscription_id = invoice.subscription_id
-    if subscription_id and await find_subscription(session, subscription_id) is None:
-        # Stripe may send invoice.paid before customer.subscription.created: retry later,
-        # when the plan (and its included minutes) is known.
+    known = await find_subscription(session, subscription_id) if subscription_id else None
+    if subscription_id and (known is None or known.state_event_created == 0):
+        # Stripe may send invoice.paid before customer.subscription.created (a Checkout
+        # link alone does not tell the plan): retry later, when its included minutes are known.
         raise UnmatchedEvent(
             f"invoice {invoice.id} pays subscription {subscription_id}, not known yet"
         )
