@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import socket
@@ -126,15 +127,22 @@ class Tally:
         return summary(self.latencies, self.errors, self.elapsed)
 
 
+ERROR_KINDS: collections.Counter[str] = collections.Counter()
+
+
 async def send(
     client: httpx.AsyncClient, url: str, item: tuple[bytes, dict[str, str]]
 ) -> float | None:
     started = time.perf_counter()
     try:
         response = await client.post(url, content=item[0], headers=item[1])
-    except httpx.HTTPError:
+    except httpx.HTTPError as error:
+        ERROR_KINDS[type(error).__name__] += 1
         return None
-    return time.perf_counter() - started if response.status_code == 200 else None
+    if response.status_code != 200:
+        ERROR_KINDS[f"http {response.status_code}"] += 1
+        return None
+    return time.perf_counter() - started
 
 
 async def closed_loop(url: str, items: list[Any], concurrency: int) -> Any:
@@ -258,6 +266,7 @@ def main() -> None:
         for process in (ours, base):
             process.terminate()
             process.wait(timeout=30)
+    result["error_kinds"] = dict(ERROR_KINDS)
     print(json.dumps(result))
 
 

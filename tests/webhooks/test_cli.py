@@ -98,7 +98,7 @@ async def test_simulate_signs_a_sample_and_the_hub_accepts_it(
         "ASKPRO_RETELL_API_KEY": "test-retell-key",
         "ASKPRO_CALCOM_WEBHOOK_SECRET": "test-calcom-secret",
     }
-    with uvicorn_in_thread(app) as base_url:
+    with uvicorn_in_thread(app, server_database) as base_url:
         for provider, sample in (
             ("stripe", "stripe/event.fixture.json"),
             ("retell", "retell/call_ended.webhook.json"),

@@ -31,7 +31,7 @@ async def test_twenty_concurrent_deliveries_make_one_row_one_job_one_handler_run
     server_database = Database(database_url, pool_size=20)  # used only by the server's loop
     app = create_app(runtime=Runtime(settings=runtime.settings, database=server_database))
     runs = 0
-    with isolated_handlers(), uvicorn_in_thread(app) as base_url:
+    with isolated_handlers(), uvicorn_in_thread(app, server_database) as base_url:
 
         @handles("stripe", "invoice.paid")
         async def count_runs(session: AsyncSession, event: WebhookEvent) -> None:

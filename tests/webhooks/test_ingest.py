@@ -209,6 +209,30 @@ async def test_a_companys_own_secret_verifies_events_routed_to_it(
     assert [e.company_id for e in stored] == [company.id, company.id]
 
 
+async def test_events_are_routed_to_existing_companies_only(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    async with database.sessions() as session:
+        company = Company(name="Routed")
+        session.add(company)
+        await session.flush()
+        session.add(PhoneNumber(number="+12137771235", company_id=company.id))
+        await session.commit()
+    await deliver(client, "retell", retell_event())  # inbound call to the company's number
+    invoice = json.loads(stripe_event(event_id="evt_routed"))
+    invoice["data"]["object"]["metadata"] = {"company_id": str(company.id)}
+    await deliver(client, "stripe", json.dumps(invoice).encode())
+    invoice["id"], invoice["data"]["object"]["metadata"] = "evt_nowhere", {"company_id": "99999"}
+    unknown = await deliver(client, "stripe", json.dumps(invoice).encode())
+    assert unknown.status_code == 200  # an unknown company is no reason to lose the event
+    await deliver(client, "calcom", calcom_event(), params={"company": str(company.id)})
+    routed = {e.dedup_key: e.company_id for e in await events(database)}
+    assert routed["call_ended:Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6"] == company.id
+    assert routed["evt_routed"] == company.id
+    assert routed["evt_nowhere"] is None
+    assert list(routed.values())[-1] == company.id
+
+
 async def test_a_valid_signature_on_malformed_json_is_400_and_not_stored(
     client: httpx.AsyncClient, database: Database
 ) -> None:
@@ -276,10 +300,32 @@ async def test_retell_inbound_is_answered_synchronously_and_recorded_processed(
     assert response.status_code == 200
     assert response.json() == {"call_inbound": {}}
     [event] = await events(database)
-    assert (event.event_type, event.status) == ("call_inbound", "processed")
+    assert (event.event_type, event.status, event.attempts) == ("call_inbound", "processed", 1)
     assert await job_count(database) == 0
     forged = await deliver(client, "retell-inbound", body, secret="wrong")
     assert forged.status_code == 401
+
+
+async def test_a_failing_inbound_responder_still_answers_and_keeps_the_evidence(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    from askpro.webhooks import registry
+
+    async def broken(_session: object, _payload: object) -> dict[str, object]:
+        raise LookupError("no agent for this number")
+
+    original = registry.inbound_responder()
+    registry.set_inbound_responder(broken)  # type: ignore[arg-type]
+    try:
+        body = json.dumps(sample("retell/call_inbound.request.json")).encode()
+        response = await deliver(client, "retell-inbound", body)
+    finally:
+        registry.set_inbound_responder(original)
+    assert response.status_code == 200
+    assert response.json() == {"call_inbound": {}}
+    [event] = await events(database)
+    assert event.status == "failed"
+    assert event.last_error == "LookupError: no agent for this number"
 
 
 def _secret(value: str) -> object:

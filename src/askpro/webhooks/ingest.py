@@ -216,9 +216,10 @@ class WebhookProcessor:
         verified: Verified,
         correlation_id: str | None,
     ) -> tuple[int | None, str]:
-        async with self.runtime.database.sessions() as session:
+        # A Core connection, not an ORM session: this path does no ORM work, and it is hot.
+        async with self.runtime.database.engine.connect() as connection:
             event_id = await repository.insert_and_enqueue(
-                session,
+                connection,
                 provider=definition.name,
                 parsed=parsed,
                 body=body,
@@ -229,9 +230,9 @@ class WebhookProcessor:
                 queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
             )
             if event_id is None:  # a new statement sees the row a concurrent delivery committed
-                existing = await repository.find_id(session, definition.name, parsed.dedup_key)
+                existing = await repository.find_id(connection, definition.name, parsed.dedup_key)
                 return existing, "duplicate"
-            await session.commit()  # before the 2xx: never acknowledge what is not durable
+            await connection.commit()  # before the 2xx: never acknowledge what is not durable
         return event_id, "accepted"
 
     async def answer_inbound(self, definition: ProviderDefinition, request: Request) -> Response:

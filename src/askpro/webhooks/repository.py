@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from askpro.models import Company, PhoneNumber, WebhookEvent
 from askpro.webhooks.providers import ParsedEvent, Routing
@@ -57,7 +57,8 @@ async def insert_event(
     last_error: str | None = None,
 ) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING; the new id, or None for a duplicate."""
-    processed_at = func.now() if status in ("processed", "failed") else None
+    answered = status in ("processed", "failed")  # handled synchronously (Retell inbound)
+    processed_at = func.now() if answered else None
     statement = (
         insert(WebhookEvent)
         .values(
@@ -73,6 +74,7 @@ async def insert_event(
             body=body,
             occurred_at=parsed.occurred_at,
             processed_at=processed_at,
+            attempts=1 if answered else 0,
         )
         .on_conflict_do_nothing(index_elements=["provider", "dedup_key"])
         .returning(WebhookEvent.id)
@@ -112,7 +114,7 @@ FROM inserted
 
 
 async def insert_and_enqueue(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     provider: str,
     parsed: ParsedEvent,
@@ -150,7 +152,9 @@ async def insert_and_enqueue(
     return None if row is None else int(row[0])
 
 
-async def find_id(session: AsyncSession, provider: str, dedup_key: str) -> int | None:
+async def find_id(
+    session: AsyncSession | AsyncConnection, provider: str, dedup_key: str
+) -> int | None:
     found: int | None = (
         await session.execute(
             select(WebhookEvent.id).where(
