@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = Field(
         default="120/minute", description="Budget of one client IP on /health*, /metrics."
     )
+    audit_flush_seconds: float = Field(
+        default=0.1, gt=0, le=60, description="How long audit rows may wait to be batched."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -26,4 +26,5 @@ def test_openapi_lists_the_scopes_of_every_operation() -> None:
             assert operation["x-required-scopes"], f"{method} {path}"
             assert operation["security"] == [{"bearerToken": operation["x-required-scopes"]}]
             assert "Required scopes" in operation["description"]
-            assert "401" in operation["responses"] and "403" in operation["responses"]
+            assert "401" in operation["responses"]
+            assert "403" in operation["responses"]

@@ -149,3 +149,19 @@ async def test_api_answers_429_with_the_redis_backend(
         ]
     await app.state.audit_writer.close()
     assert statuses == [200] * 5 + [429]
+
+
+async def test_requests_without_a_usable_token_are_limited_per_ip(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session)
+    token = await create_token(session, company)
+    await session.commit()
+    bad = {"Authorization": "Bearer askpro_0123456789abcdef_" + "B" * 43}
+    statuses = [(await api.get("/api/v1/staff", headers=bad)).status_code for _ in range(120)]
+    assert statuses == [401] * 120
+    refused = await api.get("/api/v1/staff")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    # A valid token from the same address is not affected.
+    assert (await api.get("/api/v1/staff", headers=token.headers)).status_code == 200

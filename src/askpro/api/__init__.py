@@ -49,7 +49,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         return runtime.database
 
     app.state.rate_limiter = RateLimiter(settings)
-    app.state.audit_writer = AuditWriter(database)
+    app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)
     app.include_router(router)

@@ -85,6 +85,13 @@ def _unauthorized(detail: str, *, invalid: bool) -> Problem:
     )
 
 
+async def _count_unauthenticated(request: Request, limiter: RateLimiter) -> None:
+    """Requests without a usable token spend a per-IP budget (guessing, log flooding)."""
+    verdict = await limiter.hit_unauthenticated(request.client.host if request.client else "-")
+    if not verdict.allowed:
+        raise verdict.problem()
+
+
 class RequireScopes:
     """The dependency behind :func:`requires`; the route table finds it by type."""
 
@@ -110,7 +117,9 @@ class RequireScopes:
             ),
         ] = None,
     ) -> Principal:
+        limiter: RateLimiter = request.app.state.rate_limiter
         if credentials is None:
+            await _count_unauthenticated(request, limiter)
             raise _unauthorized("send Authorization: Bearer <token>", invalid=False)
         result = await service.authenticate(session, credentials.credentials)
         if result.token is not None:
@@ -118,11 +127,12 @@ class RequireScopes:
             setattr(request.state, audit.STATE_COMPANY_ID, result.token.company_id)
         if result.rejection is not None or result.token is None:
             reason = result.rejection.value if result.rejection else "unknown"
+            await _count_unauthenticated(request, limiter)
             raise _unauthorized(f"token is {reason}", invalid=True)
         token = result.token
-        await session.commit()  # the at-most-once-a-minute last_used_at touch
+        if result.touched:
+            await session.commit()  # the at-most-once-a-minute last_used_at write
 
-        limiter: RateLimiter = request.app.state.rate_limiter
         verdict = await limiter.hit_token(token.public_id)
         if not verdict.allowed:
             raise verdict.problem()

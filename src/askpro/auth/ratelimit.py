@@ -80,6 +80,10 @@ class RateLimiter:
     async def hit_ip(self, client_ip: str) -> Verdict:
         return await self.hit(self.per_ip, "ip", client_ip)
 
+    async def hit_unauthenticated(self, client_ip: str) -> Verdict:
+        """Requests to the API without a usable token: a per-IP budget of their own."""
+        return await self.hit(self.per_ip, "unauthenticated", client_ip)
+
 
 def is_public_limited(path: str) -> bool:
     if path.startswith(NEVER_LIMITED_PREFIXES):

@@ -67,6 +67,7 @@ class Authentication:
 
     token: ApiToken | None
     rejection: TokenRejection | None
+    touched: bool = False  # last_used_at was written: the caller should commit
 
 
 async def authenticate(
@@ -88,9 +89,10 @@ async def authenticate(
     stale = token.last_used_at is None or (
         now - token.last_used_at >= repository.LAST_USED_GRANULARITY
     )
-    if stale and await repository.touch_last_used(session, token.id, now):
+    touched = stale and await repository.touch_last_used(session, token.id, now)
+    if touched:
         token.last_used_at = now
-    return Authentication(token, None)
+    return Authentication(token, None, touched=touched)
 
 
 async def revoke_token(

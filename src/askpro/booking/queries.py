@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.kit.pagination import PageRequest, SortKey, paginate
+from askpro.kit.pagination import PageRequest, SortKey, paginate_mappings
 from askpro.models import Appointment
 
 
@@ -34,6 +36,9 @@ class AppointmentOut(BaseModel):
     updated_at: dt.datetime
 
 
+OUT_COLUMNS = [Appointment.__table__.c[name] for name in AppointmentOut.model_fields]
+
+
 async def list_appointments(
     session: AsyncSession,
     company_id: int,
@@ -43,9 +48,13 @@ async def list_appointments(
     starts_before: dt.datetime | None = None,
     staff_id: int | None = None,
     statuses: list[str] | None = None,
-) -> tuple[list[Appointment], str | None]:
-    """``company_id``'s appointments by start time (then id), optionally filtered."""
-    statement = select(Appointment).where(Appointment.company_id == company_id)
+) -> tuple[list[Mapping[str, Any]], str | None]:
+    """``company_id``'s appointments by start time (then id), optionally filtered.
+
+    Rows come back as mappings of the ``AppointmentOut`` columns (no ORM objects: this is
+    the hottest read of the API).
+    """
+    statement = select(*OUT_COLUMNS).where(Appointment.company_id == company_id)
     if starts_from is not None:
         statement = statement.where(Appointment.starts_at >= starts_from)
     if starts_before is not None:
@@ -55,7 +64,7 @@ async def list_appointments(
     if statuses:
         statement = statement.where(Appointment.status.in_(statuses))
     keys = [SortKey(Appointment.starts_at), SortKey(Appointment.id)]
-    return await paginate(session, statement, keys, page)
+    return await paginate_mappings(session, statement, keys, page)
 
 
 async def get_appointment(

@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -85,6 +85,8 @@ class SortKey:
         return python_type
 
     def value_of(self, row: object) -> Any:
+        if isinstance(row, Mapping):
+            return row[self.column.key]
         return getattr(row, self.column.key)
 
 
@@ -130,6 +132,30 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[object]:
         raise invalid_cursor("not a cursor this list returned") from None
 
 
+def _windowed(
+    statement: Select[Any], keys: Sequence[SortKey], page: PageRequest, descending: bool
+) -> Select[Any]:
+    """``statement`` after the cursor, in key order, one row more than the page."""
+    columns = [key.column for key in keys]
+    if page.cursor is not None:
+        after = decode_cursor(page.cursor, keys)
+        boundary = tuple_(*columns)
+        statement = statement.where(
+            boundary < tuple_(*after) if descending else boundary > tuple_(*after)
+        )
+    ordering = [column.desc() if descending else column.asc() for column in columns]
+    return statement.order_by(*ordering).limit(page.limit + 1)
+
+
+def _page(
+    rows: list[RowT], keys: Sequence[SortKey], page: PageRequest
+) -> tuple[list[RowT], str | None]:
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor([key.value_of(rows[-1]) for key in keys])
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[RowT],
@@ -142,16 +168,21 @@ async def paginate(
 
     The last key must be unique (the primary key) so the order is total.
     """
-    columns = [key.column for key in keys]
-    if page.cursor is not None:
-        after = decode_cursor(page.cursor, keys)
-        boundary = tuple_(*columns)
-        statement = statement.where(
-            boundary < tuple_(*after) if descending else boundary > tuple_(*after)
-        )
-    ordering = [column.desc() if descending else column.asc() for column in columns]
-    rows = list((await session.scalars(statement.order_by(*ordering).limit(page.limit + 1))).all())
-    if len(rows) <= page.limit:
-        return rows, None
-    rows = rows[: page.limit]
-    return rows, encode_cursor([key.value_of(rows[-1]) for key in keys])
+    windowed = _windowed(statement, keys, page, descending)
+    rows: list[RowT] = list((await session.scalars(windowed)).all())
+    return _page(rows, keys, page)
+
+
+async def paginate_mappings(
+    session: AsyncSession,
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+    *,
+    descending: bool = False,
+) -> tuple[list[Mapping[str, Any]], str | None]:
+    """Like :func:`paginate` for a Core select of columns: rows as mappings, no ORM objects
+    (cheaper on hot read paths)."""
+    result = await session.execute(_windowed(statement, keys, page, descending))
+    rows: list[Mapping[str, Any]] = list(result.mappings().all())
+    return _page(rows, keys, page)
