@@ -7,6 +7,7 @@ only after the inbox row and its job are committed together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -60,6 +61,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as error:  # includes UnicodeDecodeError
+        raise MalformedPayload(f"the body is not valid JSON: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -122,13 +130,6 @@ class WebhookProcessor:
             return Verified(company_id=company_id)
         raise first_error
 
-    def _parse(self, definition: ProviderDefinition, body: bytes, header: str | None) -> Any:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise MalformedPayload(f"the body is not valid JSON: {error}") from None
-        return payload
-
     def _headers(self, definition: ProviderDefinition, request: Request) -> dict[str, str]:
         kept = (*definition.kept_headers, definition.signature_header)
         return {name: request.headers[name][:500] for name in kept if name in request.headers}
@@ -152,19 +153,16 @@ class WebhookProcessor:
             verified = await self._verify(definition, body, header, hint)
         except SignatureError as error:
             raise self._reject(provider, "rejected_signature", 401, str(error), started) from None
+        except Exception as error:  # the company-secret lookup could not reach the database
+            raise self._unavailable(provider, "-", started, error) from error
         try:
-            payload = self._parse(definition, body, header)
+            payload = parse_json(body)
             parsed = definition.parse(payload, body, header)
         except MalformedPayload as error:
             raise self._reject(provider, "malformed", 400, str(error), started) from None
-        if hint is not None and parsed.routing.company_id is None:
-            parsed = ParsedEvent(
-                event_type=parsed.event_type,
-                dedup_key=parsed.dedup_key,
-                entity_key=parsed.entity_key,
-                occurred_at=parsed.occurred_at,
-                routing=Routing(company_id=hint, phone_numbers=parsed.routing.phone_numbers),
-            )
+        if hint is not None:  # the subscriber URL the operator configured wins over the body
+            routing = Routing(company_id=hint, phone_numbers=parsed.routing.phone_numbers)
+            parsed = dataclasses.replace(parsed, routing=routing)
         return body, payload, parsed, verified
 
     def _unavailable(
