@@ -91,3 +91,4 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://askpro.test") as client:
         yield client
+    await app.state.audit_writer.close()  # no audit rows may land in the next test

@@ -165,3 +165,13 @@ async def test_requests_without_a_usable_token_are_limited_per_ip(
     assert int(refused.headers["Retry-After"]) >= 1
     # A valid token from the same address is not affected.
     assert (await api.get("/api/v1/staff", headers=token.headers)).status_code == 200
+
+
+async def test_an_unreachable_redis_fails_open() -> None:
+    limiter = RateLimiter(
+        load_settings(
+            redis_url="redis://127.0.0.1:1/0", rate_limit_per_token="1/minute", _env_file=None
+        )
+    )
+    verdicts = [await limiter.hit_token("abc") for _ in range(3)]
+    assert all(verdict.allowed for verdict in verdicts)

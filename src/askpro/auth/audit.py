@@ -19,10 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askpro.auth import repository
 from askpro.db import Database
+from askpro.models.audit import AUDIT_KINDS
 from askpro.observability import current_correlation_id, get_logger
 
 log = get_logger(__name__)
@@ -40,6 +42,13 @@ AUDIT_FLUSH_FAILURES = Counter("askpro_audit_flush_failures_total", "Failed audi
 STATE_TOKEN_ID = "audit_token_id"  # noqa: S105 - a key name, not a secret
 STATE_COMPANY_ID = "audit_company_id"
 STATE_KIND = "audit_kind"
+
+
+def audit_as(request: Request, kind: str) -> None:
+    """Make this request's audit row of ``kind`` (e.g. ``"replay"`` for webhook replays)."""
+    if kind not in AUDIT_KINDS:
+        raise ValueError(f"unknown audit kind {kind!r}")
+    setattr(request.state, STATE_KIND, kind)
 
 
 class AuditWriter:

@@ -17,10 +17,18 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from askpro.config import Settings
 from askpro.kit.problems import Problem, problem_response
+from askpro.observability import get_logger
+
+log = get_logger(__name__)
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "askpro_rate_limit_storage_errors_total",
+    "Rate-limit checks that could not reach the storage (the request was allowed).",
+)
 
 PUBLIC_LIMITED_PREFIXES = ("/health", "/metrics", "/api/health")
 NEVER_LIMITED_PREFIXES = ("/webhooks/", "/retell/")
@@ -56,6 +64,8 @@ class Verdict:
 def build_storage(redis_url: str | None) -> Storage:
     if redis_url is None:
         return MemoryStorage()
+    if redis_url.startswith("unix://"):
+        redis_url = "redis+" + redis_url
     return RedisStorage(f"async+{redis_url}", implementation="redispy")
 
 
@@ -69,8 +79,15 @@ class RateLimiter:
         self.per_ip: RateLimitItem = parse(settings.rate_limit_per_ip)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
-        allowed = await self._strategy.hit(item, *identifiers)
-        stats = await self._strategy.get_window_stats(item, *identifiers)
+        """Count one request. If the storage (Redis) fails, the request is allowed: the
+        limits protect the service, and an unreachable Redis must not refuse everyone."""
+        try:
+            allowed = await self._strategy.hit(item, *identifiers)
+            stats = await self._strategy.get_window_stats(item, *identifiers)
+        except Exception as error:  # noqa: BLE001 - fail open, loudly
+            RATE_LIMIT_STORAGE_ERRORS.inc()
+            log.warning("ratelimit.storage_failed", error=type(error).__name__)
+            return Verdict(True, item.amount, item.amount, item.get_expiry())
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
         return Verdict(allowed, item.amount, max(0, stats.remaining), reset_after)
 
