@@ -82,12 +82,15 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         # Delayed methods (SEPA, …): the money arrives with async_payment_succeeded.
         log.info("billing.checkout.awaiting_payment", session_id=checkout.id)
         return
+    if not checkout.amount_total or checkout.amount_total <= 0:
+        log.info("billing.checkout.nothing_paid", session_id=checkout.id)
+        return
     await ledger.post_entry(
         session,
         account_id=match.account.id,
         company_id=match.company_id,
         kind="topup",
-        amount_cents=checkout.amount_total or 0,
+        amount_cents=checkout.amount_total,
         currency=currency,
         external_reference=topup_reference(checkout),
         actor="stripe",
