@@ -141,3 +141,28 @@ async def test_canceled_subscription_without_credit_makes_company_out_of_credit(
     )
     async with database.sessions() as session:
         assert await is_out_of_credit(session, company_id) is True
+
+
+async def test_same_second_events_resolve_by_lifecycle_and_canceled_stays_canceled(
+    database: Database,
+) -> None:
+    company_id, _ = await create_billed_company(database)
+    past_due = stripe_event(
+        "customer.subscription.updated", subscription(company_id, "past_due"), created=500
+    )
+    active = stripe_event(
+        "customer.subscription.updated", subscription(company_id, "active"), created=500
+    )
+    await deliver(database, "stripe", past_due)
+    await deliver(database, "stripe", active)  # same second, earlier lifecycle stage
+    assert (await stored_subscription(database)).status == "past_due"
+
+    deleted = stripe_event(
+        "customer.subscription.deleted", subscription(company_id, "canceled"), created=600
+    )
+    late_update = stripe_event(
+        "customer.subscription.updated", subscription(company_id, "active"), created=700
+    )
+    await deliver(database, "stripe", deleted)
+    await deliver(database, "stripe", late_update)
+    assert (await stored_subscription(database)).status == "canceled"
