@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from askpro.billing.cli import parse_amount
+from askpro.billing.errors import BillingError
 from askpro.db import Database
 from tests.fixtures.billing import account_of, askpro, create_billed_company, ledger_rows
 
@@ -81,3 +85,12 @@ def test_billing_commands_explain_themselves() -> None:
         result = askpro("postgresql://unused/unused", *command)
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout
+
+
+def test_parse_amount() -> None:
+    assert parse_amount("12.50") == 1250
+    assert parse_amount("-3") == -300
+    assert parse_amount("0,99") == 99
+    for bad in ("Infinity", "NaN", "1.001", "abc", ""):
+        with pytest.raises(BillingError):
+            parse_amount(bad)

@@ -31,6 +31,8 @@ def parse_amount(raw: str) -> int:
         value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
         raise BillingError(f"not an amount: {raw!r} (write e.g. 12.50 or -3)") from None
+    if not value.is_finite():
+        raise BillingError(f"not an amount: {raw!r} (write e.g. 12.50 or -3)")
     cents = value * 100
     if cents != cents.to_integral_value():
         raise BillingError(f"{raw!r} has more than two decimals")
