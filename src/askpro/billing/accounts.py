@@ -27,7 +27,7 @@ async def account_for_company(session: AsyncSession, company_id: int) -> Billing
             await session.execute(
                 select(Company.billing_account_id, Company.name)
                 .where(Company.id == company_id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         ).one_or_none()
         if row is None:
@@ -115,7 +115,9 @@ async def attach_company(session: AsyncSession, company_id: int, account_id: int
     """
     row = (
         await session.execute(
-            select(Company.billing_account_id).where(Company.id == company_id).with_for_update()
+            select(Company.billing_account_id)
+            .where(Company.id == company_id)
+            .with_for_update(key_share=True)
         )
     ).one_or_none()
     if row is None:

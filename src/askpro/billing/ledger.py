@@ -76,8 +76,15 @@ async def post_entry(
         raise BillingError(f"unknown ledger entry kind {kind!r}")
     if not external_reference:
         raise BillingError("a ledger entry needs an external reference")
+    # Lock the account first: the UPDATE below then runs on a snapshot taken after every
+    # concurrent change to this account (and its subscriptions' flag refresh) committed,
+    # so the out-of-credit flag is exact, not computed from a stale subscription state.
+    # NO KEY UPDATE (the strength the UPDATE takes anyway) does not conflict with the
+    # KEY SHARE locks that foreign-key checks of concurrent inserts hold on this row.
     account_currency = await session.scalar(
-        select(BillingAccount.currency).where(BillingAccount.id == account_id)
+        select(BillingAccount.currency)
+        .where(BillingAccount.id == account_id)
+        .with_for_update(key_share=True)
     )
     if account_currency is None:
         raise BillingError(f"billing account {account_id} does not exist")
@@ -133,6 +140,11 @@ async def post_entry(
 
 async def refresh_credit_flag(session: AsyncSession, account_id: int) -> bool:
     """Re-derive ``out_of_credit`` after a subscription change; returns the new flag."""
+    await session.execute(
+        select(BillingAccount.id)
+        .where(BillingAccount.id == account_id)
+        .with_for_update(key_share=True)
+    )
     row = (await session.execute(_MOVE_BALANCE, {"amount": 0, "account_id": account_id})).one()
     return bool(row[1])
 

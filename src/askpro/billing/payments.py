@@ -101,7 +101,7 @@ async def find_payment(
         .execution_options(populate_existing=True)
     )
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 
