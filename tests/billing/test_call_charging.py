@@ -23,6 +23,8 @@ from tests.fixtures.billing import (
     retell_call_ended,
     run_handlers,
     store_event,
+    stripe_event,
+    stripe_object,
 )
 
 
@@ -181,3 +183,45 @@ async def test_reseller_account_pays_for_several_companies(database: Database) -
     assert account.balance_cents == 70 == await ledger_sum(database, reseller_id)
     async with database.sessions() as session:
         assert await is_out_of_credit(session, second_id) is False  # the reseller pays
+
+
+async def test_flag_is_exact_when_a_subscription_ends_while_calls_are_charged(
+    database: Database,
+) -> None:
+    """Calls charged concurrently with the subscription's cancellation: the final flag is
+    the one the final state implies (the posting locks the account before deciding)."""
+    for round_number in range(3):
+        company_id, number = await create_billed_company(database, price_per_minute_cents=10)
+        subscription = stripe_object(
+            "subscription",
+            id=f"sub_race_{round_number}",
+            status="active",
+            customer=f"cus_race_{round_number}",
+            metadata={"company_id": str(company_id)},
+        )
+        await deliver(
+            database,
+            "stripe",
+            stripe_event("customer.subscription.created", subscription, created=1),
+        )
+        deleted = await store_event(
+            database,
+            "stripe",
+            stripe_event(
+                "customer.subscription.deleted", dict(subscription, status="canceled"), created=2
+            ),
+        )
+        calls = [
+            await store_event(
+                database,
+                "retell",
+                retell_call_ended(f"call_race_{round_number}_{i}", number, duration_ms=60_000),
+            )
+            for i in range(6)
+        ]
+        await asyncio.gather(
+            *(run_handlers(database, event_id) for event_id in [*calls[:3], deleted, *calls[3:]])
+        )
+        account = await account_of(database, company_id)
+        assert account.balance_cents == -60
+        assert account.out_of_credit is True
