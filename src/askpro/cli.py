@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.cli import tokens_cli
+from askpro.billing.cli import billing_cli
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.integrations.calcom.cli import calcom_cli
 from askpro.observability import configure_logging
@@ -30,6 +31,7 @@ cli.add_typer(webhooks_cli, name="webhooks")
 cli.add_typer(simulate_cli, name="simulate")
 cli.add_typer(calcom_cli, name="calcom")
 cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(billing_cli, name="billing")
 console = Console()
 
 

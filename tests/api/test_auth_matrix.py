@@ -74,7 +74,8 @@ async def _request(
 
 
 def _a_items(response: httpx.Response, company: Company, ids: dict[str, int]) -> list[Any]:
-    items = response.json()["items"]
+    body = response.json()
+    items = body.get("items", [body])  # a list, or one object
     return [item for item in items if item.get("company_id") == company.id]
 
 

@@ -101,7 +101,14 @@ def example_body(entry: RouteEntry) -> dict[str, Any] | None:
     return example
 
 
+# Routes whose success needs provider credentials the test app does not have answer this
+# status instead (after authentication and scopes); their own tests cover the success.
+UNCONFIGURED_STATUS: dict[str, int] = {"POST /api/v1/billing/checkout-sessions": 503}
+
+
 def success_status(entry: RouteEntry) -> int:
+    if route_id(entry) in UNCONFIGURED_STATUS:
+        return UNCONFIGURED_STATUS[route_id(entry)]
     codes = [int(code) for code in operation(entry)["responses"] if code.startswith("2")]
     assert len(codes) == 1, f"{route_id(entry)}: expected one 2xx response, got {codes}"
     return codes[0]

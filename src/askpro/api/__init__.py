@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from askpro.api import (
     appointments,
     audit_logs,
+    billing,
     branches,
     companies,
     phone_numbers,
@@ -31,6 +32,7 @@ for module in (
     appointments,
     tokens,
     audit_logs,
+    billing,
 ):
     router.include_router(module.router)
 

@@ -4,6 +4,7 @@ from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.audit import AuditLog
 from askpro.models.auth import ApiToken
+from askpro.models.billing import BillingAccount, Invoice, LedgerEntry, Payment, Subscription
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
@@ -16,15 +17,20 @@ __all__ = [
     "AppointmentEvent",
     "AuditLog",
     "Base",
+    "BillingAccount",
     "Branch",
     "CalcomBooking",
     "CalcomSyncCursor",
     "Call",
     "Company",
     "Customer",
+    "Invoice",
+    "LedgerEntry",
+    "Payment",
     "PhoneNumber",
     "Service",
     "Staff",
     "StaffService",
+    "Subscription",
     "WebhookEvent",
 ]

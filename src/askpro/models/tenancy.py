@@ -13,6 +13,7 @@ class Company(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended')", name="status"),
         CheckConstraint("price_per_minute_cents >= 0", name="price_per_minute_cents"),
+        Index(None, "billing_account_id"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -20,7 +21,12 @@ class Company(IdMixin, TimestampMixin, Base):
     time_zone: Mapped[str] = mapped_column(String(64), server_default="Europe/Berlin")
     locale: Mapped[str] = mapped_column(String(10), server_default="de")
     price_per_minute_cents: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The company's own share of the billing ledger (see askpro.models.billing).
     balance_cents: Mapped[int] = mapped_column(server_default="0")
+    # The account that pays for this company (itself or a reseller); set on first billing use.
+    billing_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("billing_accounts.id", ondelete="SET NULL")
+    )
     status: Mapped[str] = mapped_column(String(20), server_default="active")
     minimum_notice_minutes: Mapped[int] = mapped_column(Integer, server_default="15")
     booking_horizon_days: Mapped[int] = mapped_column(Integer, server_default="60")

@@ -22,7 +22,15 @@ from askpro.models import WebhookEvent
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 
-HANDLER_MODULES: list[str] = ["askpro.integrations.calcom.sync.handlers"]
+HANDLER_MODULES: list[str] = [
+    "askpro.integrations.calcom.sync.handlers",
+    "askpro.billing.call_charging",
+    "askpro.integrations.stripe.checkout",
+    "askpro.integrations.stripe.payment_intents",
+    "askpro.integrations.stripe.invoices",
+    "askpro.integrations.stripe.subscriptions",
+    "askpro.integrations.stripe.charges",
+]
 
 _handlers: dict[tuple[str, str], list[Handler]] = {}
 

@@ -1,7 +1,7 @@
 """Cal.com sync: booking ledger (ordering guard) and reconciliation cursors.
 
 Revision ID: 20261128_calcom
-Revises: 20261128_indexes
+Revises: 20261128_billing
 """
 
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261128_calcom"
-down_revision: Union[str, Sequence[str], None] = "20261128_indexes"
+down_revision: Union[str, Sequence[str], None] = "20261128_billing"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

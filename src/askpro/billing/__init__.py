@@ -1,0 +1,1 @@
+"""Billing: prepaid credit ledger, payments, invoices, subscriptions and call charging."""
