@@ -3,6 +3,7 @@
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.auth import ApiToken
+from askpro.models.booking import CustomerMerge, ToolCallAnswer
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService
@@ -17,9 +18,11 @@ __all__ = [
     "Call",
     "Company",
     "Customer",
+    "CustomerMerge",
     "PhoneNumber",
     "Service",
     "Staff",
     "StaffService",
+    "ToolCallAnswer",
     "WebhookEvent",
 ]

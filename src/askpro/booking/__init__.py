@@ -1,0 +1,1 @@
+"""Booking: availability, holds, book / reschedule / cancel, and the Cal.com sync outbox."""
