@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askpro import worker
 from askpro.config import Settings, get_settings
+from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
 from askpro.ops import health
@@ -108,6 +109,7 @@ def create_app(
     for exception_type, handler in handlers.items():
         app.add_exception_handler(exception_type, handler)
     app.include_router(health.router)
+    app.include_router(retell_routes.router)
     return app
 
 

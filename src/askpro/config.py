@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     worker_concurrency: int = Field(default=4, ge=1, le=100)
+    # Booking: how long the caller waits for the Cal.com sync before the job takes over.
+    booking_sync_budget_seconds: float = Field(default=3.0, gt=0, le=30)
 
     @field_validator("log_level", mode="before")
     @classmethod

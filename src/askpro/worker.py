@@ -25,7 +25,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Modules whose import registers tasks; workers import them all before fetching jobs.
-TASK_MODULES: list[str] = ["askpro.worker"]
+TASK_MODULES: list[str] = ["askpro.worker", "askpro.booking.tasks"]
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(),

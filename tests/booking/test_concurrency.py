@@ -152,7 +152,10 @@ async def test_any_qualified_staff_takes_the_slot(database: Database, salon: Sal
     second = await book(database, request, gateway=None, now=NOW)
     third = await book(database, request, gateway=None, now=NOW)
     assert first.outcome is second.outcome is Outcome.BOOKED
-    assert {first.appointment.staff_id, second.appointment.staff_id} == {salon.anna.id, salon.ben.id}
+    assert {first.appointment.staff_id, second.appointment.staff_id} == {
+        salon.anna.id,
+        salon.ben.id,
+    }
     assert third.outcome is Outcome.SLOT_TAKEN
 
 

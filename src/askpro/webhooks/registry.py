@@ -22,7 +22,7 @@ from askpro.models import WebhookEvent
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["askpro.calls.handlers"]
 
 _handlers: dict[tuple[str, str], list[Handler]] = {}
 
