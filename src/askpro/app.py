@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askpro import worker
 from askpro.config import Settings, get_settings
+from askpro.integrations.calcom import routes as calcom_routes
+from askpro.integrations.calcom import service as calcom_service
+from askpro.integrations.calcom.standin import create_standin_app
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
@@ -87,6 +90,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await worker.close_queue(queue_pool)
+            await calcom_service.close_all_clients()
             if own_runtime:
                 await current.close()
 
@@ -110,6 +114,11 @@ def create_app(
         app.add_exception_handler(exception_type, handler)
     app.include_router(health.router)
     app.include_router(retell_routes.router)
+    app.include_router(calcom_routes.router)
+    if settings.calcom_standin:
+        # Demo mode without Cal.com credentials: the client talks to this server itself.
+        app.mount("/_calcom", create_standin_app())
+        log.warning("calcom.standin_mounted", base_url=settings.calcom_api_base)
     return app
 
 

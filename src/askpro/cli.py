@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.config import Settings, SettingsError, get_settings
+from askpro.integrations.calcom.cli import calcom_cli
 from askpro.observability import configure_logging
 
 T = TypeVar("T")
@@ -23,6 +24,7 @@ cli = typer.Typer(
 )
 companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args_is_help=True)
 cli.add_typer(companies_cli, name="companies")
+cli.add_typer(calcom_cli, name="calcom")
 console = Console()
 
 
@@ -83,6 +85,7 @@ def serve(
     from askpro import migrations
     from askpro.app import create_app
     from askpro.db import describe_url, resolve_database_url
+    from askpro.integrations.calcom.service import standin_settings
     from askpro.tenancy.demo import seed_demo_company
 
     settings = load_or_exit()
@@ -95,6 +98,12 @@ def serve(
         seeded = run_in_transaction(settings, seed_demo_company)
         state = "created" if seeded.created else "already present"
         console.print(f"demo company #{seeded.company_id} {state}")
+        if settings.calcom_api_key is None:
+            settings = standin_settings(settings, host=host, port=port)
+            console.print(
+                "Cal.com: no ASKPRO_CALCOM_API_KEY set, so the built-in Cal.com STAND-IN serves "
+                f"{settings.calcom_api_base} (demo data; nothing is sent to cal.com)"
+            )
     app = create_app(settings, run_worker=worker)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
@@ -109,6 +118,7 @@ def worker_command(
     running jobs finish (30 s) before exiting.
     """
     from askpro import worker
+    from askpro.integrations.calcom.service import close_all_clients
     from askpro.runtime import build_runtime, set_runtime
 
     settings = load_or_exit()
@@ -121,6 +131,7 @@ def worker_command(
             await worker.run_worker(concurrency=concurrency, install_signal_handlers=True)
         finally:
             await worker.close_queue(pool)
+            await close_all_clients()
             await runtime.close()
 
     asyncio.run(main())

@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     calcom_api_base: str = "https://api.cal.com"
     calcom_api_key: SecretStr | None = None
+    # Cal.com client (askpro.integrations.calcom); the `cal-api-version` per endpoint family.
+    calcom_version_bookings: str = "2024-08-13"
+    calcom_version_slots: str = "2024-09-04"
+    calcom_version_event_types: str = "2024-06-14"
+    calcom_version_schedules: str = "2024-06-11"
+    calcom_rate_limit_per_minute: int = Field(default=120, ge=1, le=10_000)
+    calcom_retry_attempts: int = Field(default=3, ge=1, le=10)
+    calcom_breaker_threshold: int = Field(default=5, ge=1)
+    calcom_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    calcom_slots_cache_seconds: float = Field(default=60.0, gt=0)
+    calcom_catalog_cache_seconds: float = Field(default=600.0, gt=0)
+    calcom_reconcile_lookback_minutes: int = Field(default=1440, ge=1)
+    # Serve the built-in Cal.com stand-in at /_calcom (demo mode sets it; never in production).
+    calcom_standin: bool = False
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     webhook_retention_days: int = Field(default=30, ge=1)
     log_level: LogLevel = "INFO"

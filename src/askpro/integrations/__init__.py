@@ -1,1 +1,1 @@
-"""Provider integrations."""
+"""Clients and handlers for the providers askpro talks to."""

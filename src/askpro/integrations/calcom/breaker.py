@@ -1,0 +1,92 @@
+"""One circuit breaker per Cal.com base URL (purgatory; state in Redis when configured).
+
+Only failures of Cal.com itself count (5xx, timeouts, connection errors, malformed
+answers); our own mistakes (4xx) and rate limiting do not open the circuit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork, AsyncRedisUnitOfWork
+from purgatory.domain.model import OpenedState
+
+from askpro.integrations.calcom import metrics
+from askpro.integrations.calcom.errors import (
+    CalcomAuthenticationError,
+    CalcomCircuitOpenError,
+    CalcomNotFoundError,
+    CalcomRateLimitError,
+    CalcomValidationError,
+)
+
+_NOT_FAILURES: list[type[BaseException] | tuple[type[BaseException], Callable[..., bool]]] = [
+    CalcomAuthenticationError,
+    CalcomNotFoundError,
+    CalcomValidationError,
+    CalcomRateLimitError,
+    asyncio.CancelledError,
+]
+_STATE_VALUE = {"closed": 0, "half-opened": 1, "opened": 2}
+
+
+class CircuitBreaker:
+    """Guards calls to one base URL; ``threshold`` consecutive failures open it for ``ttl`` s."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        threshold: int = 5,
+        ttl_seconds: float = 30.0,
+        redis_url: str | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.name = f"calcom:{base_url}"
+        self.threshold = threshold
+        self.ttl_seconds = ttl_seconds
+        uow = AsyncRedisUnitOfWork(redis_url) if redis_url else AsyncInMemoryUnitOfWork()
+        self._factory = AsyncCircuitBreakerFactory(
+            default_threshold=threshold, default_ttl=ttl_seconds, exclude=_NOT_FAILURES, uow=uow
+        )
+        self._initialized = not redis_url
+        self._init_lock = asyncio.Lock()
+
+    async def _ensure_initialized(self) -> None:
+        if self._initialized:
+            return
+        async with self._init_lock:
+            if not self._initialized:
+                await self._factory.initialize()
+                self._initialized = True
+
+    @contextlib.asynccontextmanager
+    async def guard(self) -> AsyncIterator[None]:
+        """Run the body through the breaker; raise ``CalcomCircuitOpenError`` when open."""
+        await self._ensure_initialized()
+        breaker = await self._factory.get_breaker(self.name)
+        try:
+            async with breaker:
+                yield
+        except OpenedState:
+            metrics.BREAKER_REJECTIONS.labels(self.base_url).inc()
+            self._publish(breaker.context.state)
+            raise CalcomCircuitOpenError(
+                f"circuit open for {self.base_url} after {self.threshold} consecutive failures; "
+                f"next probe within {self.ttl_seconds:g} s",
+            ) from None
+        finally:
+            self._publish(breaker.context.state)
+
+    async def state(self) -> str:
+        """``closed``, ``half-opened`` or ``opened`` (purgatory's names)."""
+        await self._ensure_initialized()
+        breaker = await self._factory.get_breaker(self.name)
+        state = str(breaker.context.state)
+        self._publish(state)
+        return state
+
+    def _publish(self, state: str) -> None:
+        metrics.BREAKER_STATE.labels(self.base_url).set(_STATE_VALUE.get(state, 0))

@@ -1,0 +1,79 @@
+"""Cache of Cal.com reads (cashews: memory, or Redis when configured) with single flight.
+
+Concurrent identical misses in one process share one upstream call. Slot entries carry a
+per-event-type generation number in their key: a booking, reschedule or cancel bumps it,
+so every older entry (and any fetch that was in flight during the change) is never read
+again and simply expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from cashews import Cache
+
+from askpro.integrations.calcom import metrics
+
+
+class CalcomCache:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = "askpro:calcom",
+        slots_ttl: float = 60.0,
+        catalog_ttl: float = 600.0,
+    ) -> None:
+        self._cache = Cache()
+        self._cache.setup(url or "mem://", suppress=True)
+        self.namespace = namespace
+        self.slots_ttl = slots_ttl
+        self.catalog_ttl = catalog_ttl
+        self._inflight: dict[str, asyncio.Task[str]] = {}
+
+    def key(self, account: str, *parts: object) -> str:
+        return ":".join([self.namespace, account, *(str(part) for part in parts)])
+
+    async def slots_generation(self, account: str, event_type_id: int) -> int:
+        value = await self._cache.get(self.key(account, "slots-gen", event_type_id))
+        return int(value or 0)
+
+    async def invalidate_slots(self, account: str, event_type_id: int) -> None:
+        await self._cache.incr(self.key(account, "slots-gen", event_type_id))
+
+    async def get_or_fetch(
+        self, kind: str, key: str, ttl: float, fetch: Callable[[], Awaitable[str]]
+    ) -> str:
+        """The cached text for ``key`` or, on a miss, the result of one shared ``fetch()``."""
+        cached = await self._cache.get(key)
+        if cached is not None:
+            metrics.CACHE.labels(kind, "hit").inc()
+            return str(cached)
+        task = self._inflight.get(key)
+        if task is not None:
+            metrics.CACHE.labels(kind, "coalesced").inc()
+        else:
+            metrics.CACHE.labels(kind, "miss").inc()
+            # A task of its own: a caller that gives up does not cancel the others' fetch.
+            task = asyncio.ensure_future(self._fill(key, ttl, fetch))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done))
+        return await asyncio.shield(task)
+
+    async def _fill(self, key: str, ttl: float, fetch: Callable[[], Awaitable[str]]) -> str:
+        value = await fetch()
+        await self._cache.set(key, value, expire=ttl)
+        return value
+
+    def _settle(self, key: str, task: asyncio.Task[str]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here so a failure nobody awaited is not reported
+
+    async def clear(self) -> None:
+        await self._cache.delete_match(f"{self.namespace}:*")
+
+    async def close(self) -> None:
+        await self._cache.close()

@@ -1,0 +1,398 @@
+"""The stand-in's HTTP surface: the Cal.com v2 endpoints askpro uses, with Cal.com's
+envelopes, error format, throttler headers and knobs for latency and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from askpro.integrations.calcom.standin.listing import list_bookings_answer
+from askpro.integrations.calcom.standin.state import (
+    HOST,
+    RecordedRequest,
+    StandinEventType,
+    StandinState,
+    parse_time,
+    wire_time,
+)
+
+VERSIONS = {
+    "event-types": {"2024-06-14"},
+    "schedules": {"2024-06-11"},
+    "slots": {"2024-09-04"},
+    "bookings": {"2024-08-13", "2026-02-25"},
+}
+SLOT_TAKEN = "User either already has booking at this time or is not available"
+THROTTLED = "CustomThrottlerGuard - Too many requests. Please try again later."
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+_CODES = {
+    400: "BadRequestException",
+    401: "UnauthorizedException",
+    404: "NotFoundException",
+    429: "ThrottlerException",
+    500: "InternalServerErrorException",
+    502: "BadGatewayException",
+    503: "ServiceUnavailableException",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_envelope(status: int, message: str, path: str) -> dict[str, Any]:
+    """Cal.com's HttpExceptionFilter body (PROTOCOLS §1.4)."""
+    return {
+        "status": "error",
+        "timestamp": wire_time(dt.datetime.now(dt.UTC)),
+        "path": path,
+        "error": {
+            "code": _CODES.get(status, "HttpException"),
+            "message": message,
+            "details": {
+                "message": message,
+                "error": _REASONS.get(status, "Error"),
+                "statusCode": status,
+            },
+        },
+    }
+
+
+def ok(data: Any, status: int = 200, **extra: Any) -> JSONResponse:
+    return JSONResponse({"status": "success", "data": data, **extra}, status_code=status)
+
+
+class Throttler:
+    """Cal.com's guard: a fixed 60 s window per credential, 60 s block once exceeded."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int, float]] = {}
+
+    def hit(self, tracker: str, limit: int) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        started, hits, blocked_until = self._windows.get(tracker, (now, 0, 0.0))
+        if now - started >= 60:
+            started, hits = now, 0
+        hits += 1
+        if hits > limit and blocked_until <= now:
+            blocked_until = now + 60
+        self._windows[tracker] = (started, hits, blocked_until)
+        blocked = blocked_until > now
+        reset = math.ceil(blocked_until - now) if blocked else math.ceil(started + 60 - now)
+        headers = {
+            "X-RateLimit-Limit-Default": str(limit),
+            "X-RateLimit-Remaining-Default": "0" if blocked else str(max(0, limit - hits)),
+            "X-RateLimit-Reset-Default": str(reset),
+        }
+        return not blocked, headers
+
+
+def create_standin_app(state: StandinState | None = None) -> Starlette:
+    """An ASGI app serving Cal.com API v2 (the parts askpro uses) from ``state``."""
+    state = state or StandinState()
+    throttler = Throttler()
+
+    def endpoint(
+        family: str | None, handler: Callable[[Request, Any], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = ValueError
+            path = request.url.path
+            state.requests.append(
+                RecordedRequest(
+                    request.method,
+                    path,
+                    dict(request.query_params),
+                    request.headers.get("cal-api-version"),
+                    None if body is ValueError else body,
+                )
+            )
+            faults = state.faults
+            if faults.latency_seconds:
+                await asyncio.sleep(faults.latency_seconds)
+            if faults.down:
+                return Response("<html>502 Bad Gateway</html>", 502, media_type="text/html")
+            key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not state.key_valid(key):
+                return JSONResponse(error_envelope(401, "Invalid API Key", str(request.url)), 401)
+            tracker = "api_key_" + hashlib.sha256(key.encode()).hexdigest()
+            allowed, limit_headers = throttler.hit(tracker, state.rate_limit_per_minute)
+            injected = await _injected_fault(state, path, request)
+            if injected is not None:
+                return injected
+            if not allowed:
+                throttled = JSONResponse(error_envelope(429, THROTTLED, str(request.url)), 429)
+                throttled.headers.update(limit_headers)
+                return throttled
+            answer: Response
+            try:
+                if family is not None and state.strict_api_versions:
+                    version = request.headers.get("cal-api-version")
+                    if version not in VERSIONS[family]:
+                        raise ApiError(
+                            400,
+                            f"stand-in: cal-api-version must be one of {sorted(VERSIONS[family])}"
+                            f" for /v2/{family}, got {version!r}",
+                        )
+                if body is ValueError:
+                    raise ApiError(400, "Unexpected token in JSON body")
+                with state.lock:
+                    answer = await handler(request, body)
+            except ApiError as error:
+                answer = JSONResponse(
+                    error_envelope(error.status, error.message, str(request.url)), error.status
+                )
+            answer.headers.update(limit_headers)
+            answer.headers["X-Request-Id"] = secrets.token_hex(8)
+            return answer
+
+        return run
+
+    async def get_event_types(_request: Request, _body: Any) -> Response:
+        return ok([event_type.to_wire() for event_type in state.event_types.values()])
+
+    async def get_schedules(_request: Request, _body: Any) -> Response:
+        return ok([state.schedule.to_wire()])
+
+    async def get_me(_request: Request, _body: Any) -> Response:
+        return ok(
+            {
+                "id": HOST["id"],
+                "username": HOST["username"],
+                "email": HOST["email"],
+                "timeFormat": 24,
+                "defaultScheduleId": 1,
+                "weekStart": "Monday",
+                "timeZone": HOST["timeZone"],
+                "organizationId": None,
+            }
+        )
+
+    def find_event_type(value: Any) -> StandinEventType:
+        try:
+            event_type = state.event_types.get(int(value))
+        except (TypeError, ValueError):
+            raise ApiError(400, "eventTypeId must be a number") from None
+        if event_type is None:
+            raise ApiError(404, f"Event type with id={value} not found")
+        return event_type
+
+    async def get_slots(request: Request, _body: Any) -> Response:
+        query = request.query_params
+        if "start" not in query or "end" not in query:
+            raise ApiError(400, "start and end are required")
+        event_type = find_event_type(query.get("eventTypeId"))
+        try:
+            start = parse_time(query["start"])
+            end = parse_time(query["end"], end_of_day=True)
+            zone: dt.tzinfo = ZoneInfo(query["timeZone"]) if query.get("timeZone") else dt.UTC
+        except (ValueError, ZoneInfoNotFoundError) as error:
+            raise ApiError(400, f"invalid query: {error}") from None
+        duration = int(query["duration"]) if query.get("duration") else None
+        length = dt.timedelta(minutes=duration or event_type.length_minutes)
+        days: dict[str, list[dict[str, str]]] = {}
+        ignore = query.get("bookingUidToReschedule")
+        for slot in state.free_starts(
+            event_type, start, end, length_minutes=duration, ignore_uid=ignore
+        ):
+            item = {"start": wire_time(slot, zone)}
+            if query.get("format") == "range":
+                item["end"] = wire_time(slot + length, zone)
+            days.setdefault(slot.astimezone(zone).date().isoformat(), []).append(item)
+        return ok(days)
+
+    def require(body: Any, *names: str) -> None:
+        missing = [
+            name for name in names if not isinstance(body, dict) or body.get(name) in (None, "")
+        ]
+        if missing:
+            raise ApiError(400, ", ".join(f"{name} - Required" for name in missing))
+
+    def start_of(body: dict[str, Any], name: str) -> dt.datetime:
+        try:
+            return parse_time(str(body[name])).astimezone(dt.UTC)
+        except ValueError:
+            raise ApiError(400, f"{name} must be an ISO 8601 date string in UTC") from None
+
+    async def reserve_slot(_request: Request, body: Any) -> Response:
+        require(body, "eventTypeId", "slotStart")
+        event_type = find_event_type(body["eventTypeId"])
+        start = start_of(body, "slotStart")
+        if not state.is_free(event_type, start):
+            raise ApiError(400, SLOT_TAKEN)
+        minutes = int(body.get("slotDuration") or event_type.length_minutes)
+        hold = int(body.get("reservationDuration") or 5)
+        reservation: dict[str, Any] = {
+            "eventTypeId": event_type.id,
+            "slotStart": wire_time(start),
+            "slotEnd": wire_time(start + dt.timedelta(minutes=minutes)),
+            "slotDuration": minutes,
+            "reservationUid": secrets.token_hex(16),
+            "reservationDuration": hold,
+            "reservationUntil": wire_time(state.now() + dt.timedelta(minutes=hold)),
+        }
+        state.reservations[reservation["reservationUid"]] = reservation
+        return ok(reservation, 201)
+
+    async def reservation(request: Request, _body: Any) -> Response:
+        uid = request.path_params["uid"]
+        if uid not in state.reservations:
+            raise ApiError(404, f"Reserved slot with uid={uid} not found")
+        if request.method == "DELETE":
+            del state.reservations[uid]
+            return JSONResponse({"status": "success"})
+        return ok(state.reservations[uid])
+
+    def booking_or_404(uid: str) -> dict[str, Any]:
+        booking = state.bookings.get(uid)
+        if booking is None:
+            raise ApiError(404, f"Booking with uid={uid} not found")
+        return booking
+
+    async def create_booking(_request: Request, body: Any) -> Response:
+        require(body, "start", "attendee")
+        attendee = body["attendee"]
+        require(attendee, "name", "timeZone")
+        if not attendee.get("email"):
+            raise ApiError(400, "attendee.email - Required (the event type's email field)")
+        if "eventTypeId" in body:
+            event_type = find_event_type(body["eventTypeId"])
+        else:
+            slug = body.get("eventTypeSlug")
+            matches = [et for et in state.event_types.values() if et.slug == slug]
+            if not matches:
+                raise ApiError(404, f"Event type with slug={slug} not found")
+            event_type = matches[0]
+        start = start_of(body, "start")
+        if not state.is_free(event_type, start):
+            raise ApiError(400, SLOT_TAKEN)
+        booking = state.new_booking(
+            event_type,
+            start,
+            attendee,
+            metadata=body.get("metadata"),
+            guests=body.get("guests"),
+            booking_fields=body.get("bookingFieldsResponses"),
+        )
+        return ok(booking, 201)
+
+    async def get_booking(request: Request, _body: Any) -> Response:
+        return ok(booking_or_404(request.path_params["uid"]))
+
+    async def reschedule_booking(request: Request, body: Any) -> Response:
+        old = booking_or_404(request.path_params["uid"])
+        require(body, "start")
+        if old["status"] == "cancelled":
+            raise ApiError(400, "Can't reschedule a cancelled booking")
+        event_type = find_event_type(old["eventType"]["id"])
+        start = start_of(body, "start")
+        if not state.is_free(event_type, start, ignore_uid=old["uid"]):
+            raise ApiError(400, SLOT_TAKEN)
+        new = state.new_booking(
+            event_type,
+            start,
+            old["attendees"][0],
+            metadata=old.get("metadata"),
+            guests=old.get("guests"),
+        )
+        new["rescheduledFromUid"] = old["uid"]
+        if body.get("reschedulingReason"):
+            new["reschedulingReason"] = body["reschedulingReason"]
+        if body.get("rescheduledBy"):
+            new["rescheduledByEmail"] = body["rescheduledBy"]
+        old["status"] = "cancelled"
+        old["rescheduledToUid"] = new["uid"]
+        state.touch(old)
+        return ok(new, 201)
+
+    async def cancel_booking(request: Request, body: Any) -> Response:
+        booking = booking_or_404(request.path_params["uid"])
+        if booking["status"] == "cancelled":
+            raise ApiError(400, "This booking has already been cancelled.")
+        booking["status"] = "cancelled"
+        if isinstance(body, dict) and body.get("cancellationReason"):
+            booking["cancellationReason"] = body["cancellationReason"]
+        state.touch(booking)
+        return ok(booking)
+
+    async def list_bookings(request: Request, _body: Any) -> Response:
+        return list_bookings_answer(state, request)
+
+    routes = [
+        Route("/v2/event-types", endpoint("event-types", get_event_types), methods=["GET"]),
+        Route("/v2/schedules", endpoint("schedules", get_schedules), methods=["GET"]),
+        Route("/v2/me", endpoint(None, get_me), methods=["GET"]),
+        Route("/v2/slots", endpoint("slots", get_slots), methods=["GET"]),
+        Route("/v2/slots/reservations", endpoint("slots", reserve_slot), methods=["POST"]),
+        Route(
+            "/v2/slots/reservations/{uid}",
+            endpoint("slots", reservation),
+            methods=["GET", "DELETE"],
+        ),
+        Route("/v2/bookings", endpoint("bookings", create_booking), methods=["POST"]),
+        Route("/v2/bookings", endpoint("bookings", list_bookings), methods=["GET"]),
+        Route("/v2/bookings/{uid}", endpoint("bookings", get_booking), methods=["GET"]),
+        Route(
+            "/v2/bookings/{uid}/reschedule",
+            endpoint("bookings", reschedule_booking),
+            methods=["POST"],
+        ),
+        Route("/v2/bookings/{uid}/cancel", endpoint("bookings", cancel_booking), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.standin = state
+    return app
+
+
+async def _injected_fault(state: StandinState, path: str, request: Request) -> Response | None:
+    faults = state.faults
+    if not path.startswith(faults.path_prefix):
+        return None
+    with state.lock:
+        kind = None
+        for name in ("rate_limited", "timeouts", "errors", "malformed"):
+            if getattr(faults, name) > 0:
+                setattr(faults, name, getattr(faults, name) - 1)
+                kind = name
+                break
+    if kind == "rate_limited":
+        answer = JSONResponse(error_envelope(429, THROTTLED, str(request.url)), 429)
+        answer.headers.update(
+            {
+                "X-RateLimit-Limit-Default": str(state.rate_limit_per_minute),
+                "X-RateLimit-Remaining-Default": "0",
+                "X-RateLimit-Reset-Default": str(faults.rate_limit_reset_seconds),
+            }
+        )
+        return answer
+    if kind == "timeouts":
+        await asyncio.sleep(faults.timeout_seconds)
+        return JSONResponse(error_envelope(504, "timeout", str(request.url)), 504)
+    if kind == "errors":
+        status = faults.error_status
+        return JSONResponse(
+            error_envelope(status, "Internal server error", str(request.url)), status
+        )
+    if kind == "malformed":
+        return Response('{"status": "success", "data": [', 200, media_type="application/json")
+    return None
