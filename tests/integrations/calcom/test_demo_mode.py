@@ -14,7 +14,7 @@ from askpro.runtime import Runtime
 async def test_standin_is_mounted_and_settings_point_at_it(
     settings: Settings, runtime: Runtime
 ) -> None:
-    demo = standin_settings(settings, host="0.0.0.0", port=8123)  # noqa: S104
+    demo = standin_settings(settings, host="0.0.0.0", port=8123)
     assert demo.calcom_standin
     assert demo.calcom_api_base == "http://127.0.0.1:8123/_calcom"
     assert demo.calcom_api_key is not None
