@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,6 +131,11 @@ def _duration(call: dict[str, Any]) -> int | None:
 
 
 async def _upsert(session: AsyncSession, values: dict[str, Any]) -> Call:
+    # SQL NULL, not JSON 'null', so COALESCE keeps what an earlier event stored.
+    values = {
+        name: null() if value is None and name in ("analysis", "cost") else value
+        for name, value in values.items()
+    }
     statement = insert(Call).values(**values)
     new, old = statement.excluded, Call.__table__.c
     keep_first = ("company_id", "branch_id", "customer_id", "agent_id", "from_number",

@@ -43,16 +43,12 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
     branch = await session.get(Branch, route.branch_id) if route.branch_id else None
     customer = await customers.find_by_phone(session, company, inbound.get("from_number"))
     services = (
-        (
-            await session.execute(
-                select(Service.name, Service.duration_minutes)
-                .where(Service.company_id == company.id, Service.active.is_(True))
-                .order_by(Service.name)
-            )
+        await session.execute(
+            select(Service.name, Service.duration_minutes)
+            .where(Service.company_id == company.id, Service.active.is_(True))
+            .order_by(Service.name)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     time_zone = (branch.time_zone if branch and branch.time_zone else None) or company.time_zone
     now = utc_now().astimezone(zone(time_zone))
     take_message = should_take_message(company)
