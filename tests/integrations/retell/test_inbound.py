@@ -49,7 +49,8 @@ async def test_known_caller_gets_name_services_and_ids(database: Database, salon
     assert variables["services"] == "Colouring (60 min), Haircut (30 min)"
     assert variables["booking_mode"] == "book"
     assert variables["time_zone"] == "Europe/Berlin"
-    assert len(variables["current_date"]) == 10 and len(variables["current_time"]) == 5
+    assert len(variables["current_date"]) == 10
+    assert len(variables["current_time"]) == 5
     assert all(isinstance(value, str) for value in variables.values())
     assert inbound["metadata"] == {
         "company_id": str(salon.company.id),
