@@ -113,10 +113,9 @@ async def test_every_order_of_events_gives_the_same_row(database: Database, salo
     assert first["status"] == "ended"
     assert first["summary"] == "Booked a haircut."
     assert first["sentiment"] == "Positive"
-    assert (
-        first["transcript"] == json.loads(SAMPLE.read_text())["call"]["transcript"]
-        or first["transcript"]
-    )
+    # The longest transcript wins (the sample's own transcript is a short placeholder).
+    longest = max(SAMPLE_CALL["transcript"], "Agent: Hallo", key=len)
+    assert first["transcript"] == longest
     assert first["duration_ms"] == 1714608491736 - 1714608475945
     assert first["company_id"] == salon.company.id
     assert first["branch_id"] == salon.branch.id
