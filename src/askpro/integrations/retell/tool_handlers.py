@@ -41,13 +41,29 @@ PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 CHANNEL = "phone"
 
 
+class NonexistentLocalTime(ValueError):
+    """The wall-clock time falls into the hour skipped when summer time starts."""
+
+
 def local_instant(day: dt.date, at: dt.time, time_zone: str) -> dt.datetime:
     """The instant of a local wall-clock time. An ambiguous time (the hour repeated when
     summer time ends) means its first occurrence; a time inside the spring-forward gap
-    does not exist and maps past the gap, where no slot starts (the answer says so)."""
-    return dt.datetime.combine(day, at.replace(tzinfo=None, fold=0), zone(time_zone)).astimezone(
-        dt.UTC
+    does not exist and raises :class:`NonexistentLocalTime` (never silently shifted)."""
+    tz = zone(time_zone)
+    wall = dt.datetime.combine(day, at.replace(tzinfo=None, fold=0))
+    instant = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != wall:
+        raise NonexistentLocalTime(f"{wall:%Y-%m-%d %H:%M} does not exist in {time_zone}")
+    return instant
+
+
+def _nonexistent(context: ToolContext, field: str, error: NonexistentLocalTime) -> dict[str, Any]:
+    detail = (
+        f"{field} (die Uhr wird in dieser Nacht umgestellt: {error})"
+        if messages.language(context.locale) == "de"
+        else f"{field} (the clocks change that night: {error})"
     )
+    return invalid(context.locale, [field], detail)
 
 
 def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
@@ -86,7 +102,10 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
     if args.time is not None and args.date is None:
         return invalid(context.locale, ["date"])
     if args.date is not None and args.time is not None:
-        start = local_instant(args.date, args.time, context.time_zone)
+        try:
+            start = local_instant(args.date, args.time, context.time_zone)
+        except NonexistentLocalTime as error:
+            return _nonexistent(context, "time", error)
         request = service.BookRequest(
             company_id=context.company.id,
             service_id=found.id,
@@ -181,11 +200,15 @@ async def book_appointment(context: ToolContext, args: BookAppointmentArgs) -> d
     if isinstance(resolved, dict):
         return resolved
     found, staff_id = resolved
+    try:
+        start = local_instant(args.date, args.time, context.time_zone)
+    except NonexistentLocalTime as error:
+        return _nonexistent(context, "time", error)
     idempotency = f"retell:{context.call_id}:{args.model_dump_json()}" if context.call_id else None
     request = service.BookRequest(
         company_id=context.company.id,
         service_id=found.id,
-        start=local_instant(args.date, args.time, context.time_zone),
+        start=start,
         branch_id=context.route.branch_id,
         staff_id=staff_id,
         customer_id=context.customer_id,
@@ -263,6 +286,10 @@ async def _pick(context: ToolContext, appointment_id: int | None) -> int | dict[
 async def reschedule_appointment(
     context: ToolContext, args: RescheduleAppointmentArgs
 ) -> dict[str, Any]:
+    try:
+        new_start = local_instant(args.new_date, args.new_time, context.time_zone)
+    except NonexistentLocalTime as error:
+        return _nonexistent(context, "new_time", error)
     picked = await _pick(context, args.appointment_id)
     if isinstance(picked, dict):
         return picked
@@ -276,7 +303,7 @@ async def reschedule_appointment(
     result = await changes.reschedule(
         context.runtime.database,
         change,
-        local_instant(args.new_date, args.new_time, context.time_zone),
+        new_start,
         gateway=context.gateway,
         now=context.now,
         call_row_id=context.call_row_id,
