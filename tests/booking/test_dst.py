@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -186,7 +187,7 @@ def test_slots_are_local_wall_times_with_real_durations(
     )
     slots = hours.slots(_service(duration), *_day_range(day, tz), zone_name)
     closing = dt.datetime.combine(day, dt.time(opens + length), tz)
-    for previous, current in zip(slots, slots[1:], strict=False):
+    for previous, current in itertools.pairwise(slots):
         assert current - previous == dt.timedelta(minutes=15)  # real minutes, never 75 or 0
     for slot in slots:
         assert slot.tzinfo is not None
