@@ -21,6 +21,9 @@ from askpro.integrations.calcom.errors import (
     CalcomRateLimitError,
     CalcomValidationError,
 )
+from askpro.observability import get_logger
+
+log = get_logger(__name__)
 
 _NOT_FAILURES: list[type[BaseException] | tuple[type[BaseException], Callable[..., bool]]] = [
     CalcomAuthenticationError,
@@ -53,6 +56,7 @@ class CircuitBreaker:
         )
         self._initialized = not redis_url
         self._init_lock = asyncio.Lock()
+        self._published: str | None = None
 
     async def _ensure_initialized(self) -> None:
         if self._initialized:
@@ -89,4 +93,8 @@ class CircuitBreaker:
         return state
 
     def _publish(self, state: str) -> None:
+        if state != self._published:
+            if self._published is not None:
+                log.warning("calcom.breaker_state", base_url=self.base_url, state=state)
+            self._published = state
         metrics.BREAKER_STATE.labels(self.base_url).set(_STATE_VALUE.get(state, 0))

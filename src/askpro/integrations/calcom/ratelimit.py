@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import time
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -41,12 +41,14 @@ class RateLimiter:
         self,
         account: str,
         *,
-        per_minute: int = 120,
+        limit: int = 120,
+        window_seconds: int = 60,
         storage: Storage | None = None,
         namespace: str = "askpro:calcom",
     ) -> None:
-        self.per_minute = per_minute
-        self._item = RateLimitItemPerMinute(per_minute)
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._item = RateLimitItemPerSecond(limit, window_seconds)
         self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
         self._key = f"{namespace}:{account}"
 
@@ -63,8 +65,9 @@ class RateLimiter:
             if wait > left:
                 metrics.RATE_LIMITED.labels("client").inc()
                 raise CalcomRateLimitError(
-                    f"rate budget of {self.per_minute}/min exhausted; the next request is "
-                    f"possible in {wait:.2f} s, after the caller's deadline ({max(left, 0):.2f} s)",
+                    f"rate budget of {self.limit} per {self.window_seconds} s exhausted; next "
+                    f"request possible in {wait:.2f} s, after the caller's deadline "
+                    f"({max(left, 0):.2f} s)",
                     retry_after=wait,
                 )
             await asyncio.sleep(wait)

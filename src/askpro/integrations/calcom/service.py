@@ -58,7 +58,7 @@ def client_for_key(api_key: str, settings: Settings) -> CalcomClient:
             breaker=_breaker_for(settings),
             rate_limiter=RateLimiter(
                 account_id(api_key),
-                per_minute=settings.calcom_rate_limit_per_minute,
+                limit=settings.calcom_rate_limit_per_minute,
                 storage=limits_storage(settings.redis_url),
             ),
             cache=_cache_for(settings),

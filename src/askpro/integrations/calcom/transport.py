@@ -92,6 +92,7 @@ class CalcomTransport:
         rate_limiter: RateLimiter | None = None,
         cache: CalcomCache | None = None,
         deadlines: dict[str, float] | None = None,
+        timeouts: dict[str, float] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 20,
     ) -> None:
@@ -102,7 +103,9 @@ class CalcomTransport:
         self.breaker = breaker
         self.rate_limiter = rate_limiter
         self.cache = cache
+        # Per operation name ("slots.get", ...): overall deadline and per-attempt timeout.
         self._deadlines = deadlines or {}
+        self._timeouts = timeouts or {}
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -196,7 +199,7 @@ class CalcomTransport:
                 # Throttled requests were not processed: every operation may try again.
                 if error.status == 429 and error.retry_after < left:
                     metrics.RETRIES.labels(operation.name, "rate_limited").inc()
-                    return error.retry_after
+                    return max(error.retry_after, 0.01)
                 return False
             retryable = isinstance(error, CalcomUnavailableError) and not isinstance(
                 error, CalcomCircuitOpenError | CalcomMalformedResponseError
@@ -244,6 +247,8 @@ class CalcomTransport:
         except CalcomError as error:
             if status == "error":
                 status = type(error).__name__.removeprefix("Calcom").removesuffix("Error").lower()
+            if isinstance(error, CalcomCircuitOpenError):
+                raise  # counted in metrics; logging every fast failure would flood the logs
             log.warning(
                 "calcom.request_failed",
                 endpoint=operation.name,
@@ -266,12 +271,13 @@ class CalcomTransport:
         body: Any,
         headers: dict[str, str],
     ) -> httpx.Response:
+        timeout = self._timeouts.get(operation.name, operation.timeout)
         try:
             return await self._http.request(
-                method, path, params=params, json=body, headers=headers, timeout=operation.timeout
+                method, path, params=params, json=body, headers=headers, timeout=timeout
             )
         except httpx.HTTPError as error:
-            raise wire.transport_error(error, operation.name, operation.timeout) from None
+            raise wire.transport_error(error, operation.name, timeout) from None
 
     async def _cached(
         self,

@@ -162,6 +162,9 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
                 answer = JSONResponse(
                     error_envelope(error.status, error.message, str(request.url)), error.status
                 )
+            if state.faults.lost_responses > 0 and path.startswith(state.faults.path_prefix):
+                state.faults.lost_responses -= 1
+                return Response("<html>502 Bad Gateway</html>", 502, media_type="text/html")
             answer.headers.update(limit_headers)
             answer.headers["X-Request-Id"] = secrets.token_hex(8)
             return answer

@@ -146,6 +146,8 @@ class Faults:
     timeouts: int = 0
     timeout_seconds: float = 30.0
     malformed: int = 0
+    # Process the request, then answer 502 as if the response was lost on the way back.
+    lost_responses: int = 0
     rate_limited: int = 0
     rate_limit_reset_seconds: int = 2
     down: bool = False
