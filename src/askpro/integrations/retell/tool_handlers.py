@@ -127,7 +127,13 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
             await _booking_context(context, found.id, staff_id), context.gateway, start, context.now
         )
         if verdict is None:
-            return answer(Outcome.AVAILABLE, "", time_zone=context.time_zone)
+            slot = Slot(start, start + dt.timedelta(minutes=found.duration_minutes), ())
+            return answer(
+                Outcome.AVAILABLE,
+                messages.availability_message([slot], context.time_zone, context.locale),
+                time_zone=context.time_zone,
+                options=[slot],
+            )
         return from_result(verdict, context)
     return await _list_options(context, args, found.id, staff_id)
 
@@ -263,7 +269,7 @@ async def find_appointments(context: ToolContext, args: FindAppointmentsArgs) ->
     async with context.runtime.database.sessions() as session:
         views = [await service.view(session, row) for row in upcoming]
     return answer(
-        Outcome.AVAILABLE if views else Outcome.NOT_FOUND,
+        Outcome.BOOKED if views else Outcome.NOT_FOUND,
         messages.appointments_message(views, context.time_zone, context.locale),
         time_zone=context.time_zone,
         appointments=views,
