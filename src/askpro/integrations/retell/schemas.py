@@ -75,6 +75,83 @@ STORED_ANSWER_TOOLS = frozenset(
 )
 
 
-def tool_parameter_schemas() -> dict[str, dict[str, Any]]:
-    """JSON schemas of the tool parameters, ready to paste into the Retell agent."""
-    return {name: model.model_json_schema() for name, model in TOOL_ARGS.items()}
+_DATE = {
+    "type": "string",
+    "format": "date",
+    "description": "Day in the business's time zone, YYYY-MM-DD.",
+}
+_TIME = {
+    "type": "string",
+    "pattern": "^[0-2][0-9]:[0-5][0-9]$",
+    "description": "Local time, HH:MM (24 h).",
+}
+_SERVICE = {"type": "string", "description": "The service the caller wants, e.g. 'Haircut'."}
+_STAFF = {"type": "string", "description": "Staff member the caller asked for (optional)."}
+_APPOINTMENT_ID = {
+    "type": "integer",
+    "description": "Id from find_appointments; omit when the caller has one upcoming appointment.",
+}
+
+# The custom functions to configure on the Retell agent (POST, "Payload: args only" OFF).
+RETELL_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "check_availability",
+        "description": "Find free times for a service. With date and time: check that exact "
+        "time and hold it for this call for 5 minutes. With a date only: up to 3 free times "
+        "that day. With neither: the next 3 free times.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": _SERVICE,
+                "date": _DATE,
+                "time": _TIME,
+                "part_of_day": {"type": "string", "enum": ["morning", "afternoon", "evening"]},
+                "staff": _STAFF,
+            },
+            "required": ["service"],
+        },
+    },
+    {
+        "name": "book_appointment",
+        "description": "Book the time the caller confirmed. Say the returned message.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": _SERVICE,
+                "date": _DATE,
+                "time": _TIME,
+                "staff": _STAFF,
+                "customer_name": {"type": "string", "description": "The caller's name."},
+                "email": {"type": "string", "description": "The caller's e-mail (optional)."},
+                "notes": {"type": "string", "description": "Anything the business should know."},
+            },
+            "required": ["service", "date", "time"],
+        },
+    },
+    {
+        "name": "find_appointments",
+        "description": "The caller's upcoming appointments, found by their phone number.",
+        "parameters": {"type": "object", "properties": {}, "required": []},
+    },
+    {
+        "name": "reschedule_appointment",
+        "description": "Move the caller's appointment to a new date and time.",
+        "parameters": {
+            "type": "object",
+            "properties": {"appointment_id": _APPOINTMENT_ID, "new_date": _DATE, "new_time": _TIME},
+            "required": ["new_date", "new_time"],
+        },
+    },
+    {
+        "name": "cancel_appointment",
+        "description": "Cancel the caller's appointment.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "appointment_id": _APPOINTMENT_ID,
+                "reason": {"type": "string", "description": "Why, in the caller's words."},
+            },
+            "required": [],
+        },
+    },
+]
