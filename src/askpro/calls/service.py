@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.customers import service as customers
 from askpro.kit.phone import InvalidPhoneNumber, normalize_phone
-from askpro.models import Call, Company, PhoneNumber
+from askpro.models import Branch, Call, Company, PhoneNumber
 
 STATUS_RANK = {"registered": 0, "ongoing": 1, "ended": 2, "not_connected": 2, "error": 3}
 FINAL_EVENTS = frozenset({"call_ended", "call_analyzed"})
@@ -33,6 +33,12 @@ class Route:
     company: Company
     branch_id: int | None
     agent_id: str | None
+    branch: Branch | None = None
+
+    @property
+    def time_zone(self) -> str:
+        branch_zone = self.branch.time_zone if self.branch is not None else None
+        return branch_zone or self.company.time_zone
 
 
 def e164_or_none(raw: str | None) -> str | None:
@@ -50,15 +56,16 @@ async def route_for_number(session: AsyncSession, number: str | None) -> Route |
         return None
     row = (
         await session.execute(
-            select(PhoneNumber, Company)
+            select(PhoneNumber, Company, Branch)
             .join(Company, Company.id == PhoneNumber.company_id)
+            .outerjoin(Branch, Branch.id == PhoneNumber.branch_id)
             .where(PhoneNumber.number == e164)
         )
     ).first()
     if row is None:
         return None
-    phone_number, company = row
-    return Route(company, phone_number.branch_id, phone_number.retell_agent_id)
+    phone_number, company, branch = row
+    return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch)
 
 
 def _ms(value: Any) -> dt.datetime | None:

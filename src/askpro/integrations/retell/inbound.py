@@ -15,7 +15,7 @@ from askpro.calls.service import route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell.metrics import INBOUND_ANSWERS
 from askpro.kit.time import utc_now, zone
-from askpro.models import Branch, Company, Service
+from askpro.models import Company, Service
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -40,7 +40,7 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
         log.warning("retell.inbound_unknown_number")
         return {"call_inbound": {}}
     company = route.company
-    branch = await session.get(Branch, route.branch_id) if route.branch_id else None
+    branch = route.branch
     customer = await customers.find_by_phone(session, company, inbound.get("from_number"))
     services = (
         await session.execute(
@@ -49,7 +49,7 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
             .order_by(Service.name)
         )
     ).all()
-    time_zone = (branch.time_zone if branch and branch.time_zone else None) or company.time_zone
+    time_zone = route.time_zone
     now = utc_now().astimezone(zone(time_zone))
     take_message = should_take_message(company)
     variables = {

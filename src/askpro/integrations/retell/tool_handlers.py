@@ -9,12 +9,15 @@ from sqlalchemy import select
 
 from askpro.booking import changes, service
 from askpro.booking.availability import (
+    BookingContext,
     ContextError,
     Slot,
     alternatives,
     calendar_starts,
-    free_slots,
+    earliest_start,
+    latest_start,
     load_context,
+    subtract_local,
 )
 from askpro.booking.gateway import CalendarUnavailable
 from askpro.booking.outcomes import BookingResult, Outcome
@@ -138,8 +141,10 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
     return await _list_options(context, args, found.id, staff_id)
 
 
-async def _booking_context(context: ToolContext, service_id: int, staff_id: int | None) -> Any:
-    async with context.runtime.database.sessions() as session:
+async def _booking_context(
+    context: ToolContext, service_id: int, staff_id: int | None
+) -> BookingContext:
+    async with context.read() as session:
         return await load_context(
             session,
             context.company.id,
@@ -162,18 +167,23 @@ async def _list_options(
         booking_context = await _booking_context(context, service_id, staff_id)
     except ContextError as error:
         return invalid(context.locale, ["service"], str(error))
+    await context.end_reads()
     try:
-        async with context.runtime.database.sessions() as session:
-            slots = await free_slots(
+        window_start = max(start, earliest_start(booking_context, context.now))
+        window_end = min(end, latest_start(booking_context, context.now))
+        starts: list[dt.datetime] = []
+        if window_start < window_end:
+            starts = await calendar_starts(
+                booking_context, context.gateway, window_start, window_end
+            )
+        async with context.read() as session:
+            slots = await subtract_local(
                 session,
                 booking_context,
-                context.gateway,
-                start,
-                end,
+                [moment for moment in starts if first <= moment.astimezone(tz).hour < last],
                 now=context.now,
                 ignore_call_id=context.call_row_id,
             )
-            slots = [s for s in slots if first <= s.start.astimezone(tz).hour < last]
             if slots:
                 options = _spread(slots) if args.date else slots[:3]
                 return answer(

@@ -9,13 +9,16 @@ first answer (see :mod:`askpro.integrations.retell.answers`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.booking.availability import ContextError, Slot, load_context
 from askpro.booking.gateway import CalendarGateway, gateway_for
@@ -25,9 +28,14 @@ from askpro.customers import service as customers
 from askpro.integrations.retell import answers, messages
 from askpro.integrations.retell.inbound import should_take_message
 from askpro.integrations.retell.metrics import TOOL_CALLS, TOOL_REPLAYS, TOOL_SECONDS
-from askpro.integrations.retell.schemas import STORED_ANSWER_TOOLS, TOOL_ARGS, ToolRequest
+from askpro.integrations.retell.schemas import (
+    STORED_ANSWER_TOOLS,
+    TOOL_ARGS,
+    CheckAvailabilityArgs,
+    ToolRequest,
+)
 from askpro.kit.time import utc_now, zone
-from askpro.models import Branch, Company, Customer, Service, Staff
+from askpro.models import Call, Company, Customer, Service, Staff
 from askpro.runtime import Runtime
 
 
@@ -43,10 +51,26 @@ class ToolContext:
     call_row_id: int | None
     customer_id: int | None
     caller_number: str | None
+    # One session for all reads of a read-only tool call (each checkout costs round trips).
+    reader: AsyncSession | None = None
 
     @property
     def company(self) -> Company:
         return self.route.company
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        if self.reader is not None:
+            yield self.reader
+            return
+        async with self.runtime.database.sessions() as session:
+            yield session
+
+    async def end_reads(self) -> None:
+        """End the reader's transaction before talking to the calendar (never hold one open)."""
+        if self.reader is not None:
+            self.reader.expunge_all()  # keep what was read usable, unexpired
+            await self.reader.rollback()
 
 
 def answer(
@@ -129,12 +153,20 @@ async def _handle(
 ) -> dict[str, Any]:
     if name not in TOOL_ARGS:
         return invalid("de", ["name"], f"unknown tool {name!r}")
+    async with runtime.database.sessions() as reader:
+        return await _handle_with(runtime, name, request, now, reader)
+
+
+async def _handle_with(
+    runtime: Runtime, name: str, request: ToolRequest, now: dt.datetime, reader: AsyncSession
+) -> dict[str, Any]:
     call = request.call
     direction = call.get("direction") or "inbound"
     our_number = call.get("from_number") if direction == "outbound" else call.get("to_number")
     caller = call.get("to_number") if direction == "outbound" else call.get("from_number")
-    async with runtime.database.sessions() as session:
-        route = await route_for_number(session, our_number)
+    route = await route_for_number(reader, our_number)
+    reader.expunge_all()
+    await reader.rollback()  # no transaction stays open while a booking talks to Cal.com
     if route is None:
         return invalid("de", ["call.to_number"], "the dialled number belongs to no company")
     locale = route.company.locale
@@ -156,8 +188,14 @@ async def _handle(
         )
     call_id = str(call["call_id"]) if call.get("call_id") else None
 
+    # Listing free times writes nothing: no call or customer row is needed for it.
+    read_only = isinstance(args, CheckAvailabilityArgs) and (args.date is None or args.time is None)
+
     async def compute() -> dict[str, Any]:
-        context = await _context(runtime, route, call_id, caller, args, now)
+        if read_only:
+            context = await _read_only_context(runtime, route, call_id, caller, now, reader)
+        else:
+            context = await _context(runtime, route, call_id, caller, args, now)
         from askpro.integrations.retell import tool_handlers
 
         handler = getattr(tool_handlers, name)
@@ -174,6 +212,34 @@ async def _handle(
     if replayed:
         TOOL_REPLAYS.labels(name).inc()
     return body
+
+
+async def _read_only_context(
+    runtime: Runtime,
+    route: Route,
+    call_id: str | None,
+    caller: str | None,
+    now: dt.datetime,
+    reader: AsyncSession,
+) -> ToolContext:
+    call_row_id = None
+    if call_id is not None:  # the call's own hold must not hide its time from itself
+        call_row_id = (
+            await reader.execute(select(Call.id).where(Call.call_id == call_id))
+        ).scalar_one_or_none()
+    return ToolContext(
+        runtime=runtime,
+        route=route,
+        time_zone=route.time_zone,
+        locale=route.company.locale,
+        gateway=gateway_for(route.company, runtime.settings, runtime.extras),
+        now=now,
+        call_id=call_id,
+        call_row_id=call_row_id,
+        customer_id=None,
+        caller_number=caller,
+        reader=reader,
+    )
 
 
 async def _context(
@@ -207,15 +273,11 @@ async def _context(
             )
         if call_row is not None and customer is not None and call_row.customer_id is None:
             call_row.customer_id = customer.id
-        branch_zone = None
-        if route.branch_id is not None:
-            branch = await session.get(Branch, route.branch_id)
-            branch_zone = branch.time_zone if branch else None
         await session.flush()
         return (
             call_row.id if call_row else None,
             customer.id if customer else None,
-            branch_zone or route.company.time_zone,
+            route.time_zone,
         )
 
     call_row_id, customer_id, time_zone = await runtime.database.unit_of_work(
@@ -237,7 +299,7 @@ async def _context(
 
 async def find_service(context: ToolContext, name: str) -> Service | list[str]:
     """The company's service called ``name`` (or the one it names unambiguously)."""
-    async with context.runtime.database.sessions() as session:
+    async with context.read() as session:
         services = (
             (
                 await session.execute(
@@ -260,7 +322,7 @@ async def find_service(context: ToolContext, name: str) -> Service | list[str]:
 
 
 async def find_staff(context: ToolContext, name: str) -> Staff | None:
-    async with context.runtime.database.sessions() as session:
+    async with context.read() as session:
         return (
             await session.execute(
                 select(Staff)
