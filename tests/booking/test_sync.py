@@ -184,3 +184,28 @@ async def test_reschedule_and_cancel_follow_to_calcom(
     again = await changes.cancel(database, change, gateway=gateway)
     assert again.outcome is Outcome.CANCELLED
     assert again.replayed
+
+
+async def test_resync_sweeper_redefers_stale_pending_syncs_once(
+    runtime: Runtime, salon: Salon
+) -> None:
+    from tests.fixtures.factories import create_appointment
+
+    async with runtime.database.sessions() as session:
+        stale = await create_appointment(
+            session, salon.company, salon.anna, salon.haircut, local(DAY, 9),
+            calcom_sync_state="pending",
+        )  # fmt: skip
+        await session.execute(
+            text("UPDATE appointments SET updated_at = now() - interval '1 hour' WHERE id = :id"),
+            {"id": stale.id},
+        )
+        await session.commit()
+    assert await tasks.resync_pending(timestamp=0) == 1
+    assert await tasks.resync_pending(timestamp=0) == 0  # already queued: not piled up
+    async with runtime.database.sessions() as session:
+        jobs = await session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :name"),
+            {"name": "askpro.booking.sync_appointment"},
+        )
+        assert [row[0]["appointment_id"] for row in jobs] == [stale.id]
