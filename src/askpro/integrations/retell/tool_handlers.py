@@ -38,7 +38,7 @@ from askpro.integrations.retell.tools import (
     invalid,
 )
 from askpro.kit.time import zone
-from askpro.models import Appointment, Service
+from askpro.models import Appointment, Call, Service
 
 PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 CHANNEL = "phone"
@@ -144,14 +144,21 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
 async def _booking_context(
     context: ToolContext, service_id: int, staff_id: int | None
 ) -> BookingContext:
+    cached = context.catalog.contexts.get((service_id, staff_id)) if context.catalog else None
+    if cached is not None:
+        return cached
     async with context.read() as session:
-        return await load_context(
+        loaded = await load_context(
             session,
             context.company.id,
             service_id,
             branch_id=context.route.branch_id,
             staff_id=staff_id,
         )
+        session.expunge_all()  # detached rows: usable after the session, never written
+    if context.catalog is not None:
+        context.catalog.contexts[(service_id, staff_id)] = loaded
+    return loaded
 
 
 async def _list_options(
@@ -167,7 +174,6 @@ async def _list_options(
         booking_context = await _booking_context(context, service_id, staff_id)
     except ContextError as error:
         return invalid(context.locale, ["service"], str(error))
-    await context.end_reads()
     try:
         window_start = max(start, earliest_start(booking_context, context.now))
         window_end = min(end, latest_start(booking_context, context.now))
@@ -177,6 +183,11 @@ async def _list_options(
                 booking_context, context.gateway, window_start, window_end
             )
         async with context.read() as session:
+            if context.call_row_id is None and context.call_id is not None:
+                # The call's own hold must not hide its time from the call itself.
+                context.call_row_id = (
+                    await session.execute(select(Call.id).where(Call.call_id == context.call_id))
+                ).scalar_one_or_none()
             slots = await subtract_local(
                 session,
                 booking_context,

@@ -26,6 +26,7 @@ from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
 from askpro.calls.service import Route, ensure_call, route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell import answers, messages
+from askpro.integrations.retell.catalog import CatalogEntry, entry_for_number
 from askpro.integrations.retell.inbound import should_take_message
 from askpro.integrations.retell.metrics import TOOL_CALLS, TOOL_REPLAYS, TOOL_SECONDS
 from askpro.integrations.retell.schemas import (
@@ -35,7 +36,7 @@ from askpro.integrations.retell.schemas import (
     ToolRequest,
 )
 from askpro.kit.time import utc_now, zone
-from askpro.models import Call, Company, Customer, Service, Staff
+from askpro.models import Company, Customer, Service, Staff
 from askpro.runtime import Runtime
 
 
@@ -51,8 +52,8 @@ class ToolContext:
     call_row_id: int | None
     customer_id: int | None
     caller_number: str | None
-    # One session for all reads of a read-only tool call (each checkout costs round trips).
-    reader: AsyncSession | None = None
+    # Seconds-old company/services/staff for read-only calls (see catalog.py).
+    catalog: CatalogEntry | None = None
 
     @property
     def company(self) -> Company:
@@ -60,17 +61,8 @@ class ToolContext:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        if self.reader is not None:
-            yield self.reader
-            return
         async with self.runtime.database.sessions() as session:
             yield session
-
-    async def end_reads(self) -> None:
-        """End the reader's transaction before talking to the calendar (never hold one open)."""
-        if self.reader is not None:
-            self.reader.expunge_all()  # keep what was read usable, unexpired
-            await self.reader.rollback()
 
 
 def answer(
@@ -153,20 +145,18 @@ async def _handle(
 ) -> dict[str, Any]:
     if name not in TOOL_ARGS:
         return invalid("de", ["name"], f"unknown tool {name!r}")
-    async with runtime.database.sessions() as reader:
-        return await _handle_with(runtime, name, request, now, reader)
-
-
-async def _handle_with(
-    runtime: Runtime, name: str, request: ToolRequest, now: dt.datetime, reader: AsyncSession
-) -> dict[str, Any]:
     call = request.call
     direction = call.get("direction") or "inbound"
     our_number = call.get("from_number") if direction == "outbound" else call.get("to_number")
     caller = call.get("to_number") if direction == "outbound" else call.get("from_number")
-    route = await route_for_number(reader, our_number)
-    reader.expunge_all()
-    await reader.rollback()  # no transaction stays open while a booking talks to Cal.com
+    catalog: CatalogEntry | None = None
+    if name == "check_availability":  # read-mostly: company and services may be seconds old
+        catalog = await entry_for_number(runtime, our_number)
+        route = catalog.route if catalog else None
+    else:
+        async with runtime.database.sessions() as session:
+            route = await route_for_number(session, our_number)
+            session.expunge_all()  # detached, so no transaction stays open during a booking
     if route is None:
         return invalid("de", ["call.to_number"], "the dialled number belongs to no company")
     locale = route.company.locale
@@ -193,9 +183,21 @@ async def _handle_with(
 
     async def compute() -> dict[str, Any]:
         if read_only:
-            context = await _read_only_context(runtime, route, call_id, caller, now, reader)
+            context = ToolContext(
+                runtime=runtime,
+                route=route,
+                time_zone=route.time_zone,
+                locale=route.company.locale,
+                gateway=gateway_for(route.company, runtime.settings, runtime.extras),
+                now=now,
+                call_id=call_id,
+                call_row_id=None,  # looked up next to the availability query
+                customer_id=None,
+                caller_number=caller,
+            )
         else:
             context = await _context(runtime, route, call_id, caller, args, now)
+        context.catalog = catalog
         from askpro.integrations.retell import tool_handlers
 
         handler = getattr(tool_handlers, name)
@@ -212,34 +214,6 @@ async def _handle_with(
     if replayed:
         TOOL_REPLAYS.labels(name).inc()
     return body
-
-
-async def _read_only_context(
-    runtime: Runtime,
-    route: Route,
-    call_id: str | None,
-    caller: str | None,
-    now: dt.datetime,
-    reader: AsyncSession,
-) -> ToolContext:
-    call_row_id = None
-    if call_id is not None:  # the call's own hold must not hide its time from itself
-        call_row_id = (
-            await reader.execute(select(Call.id).where(Call.call_id == call_id))
-        ).scalar_one_or_none()
-    return ToolContext(
-        runtime=runtime,
-        route=route,
-        time_zone=route.time_zone,
-        locale=route.company.locale,
-        gateway=gateway_for(route.company, runtime.settings, runtime.extras),
-        now=now,
-        call_id=call_id,
-        call_row_id=call_row_id,
-        customer_id=None,
-        caller_number=caller,
-        reader=reader,
-    )
 
 
 async def _context(
@@ -299,18 +273,23 @@ async def _context(
 
 async def find_service(context: ToolContext, name: str) -> Service | list[str]:
     """The company's service called ``name`` (or the one it names unambiguously)."""
-    async with context.read() as session:
-        services = (
-            (
-                await session.execute(
-                    select(Service)
-                    .where(Service.company_id == context.company.id, Service.active.is_(True))
-                    .order_by(Service.id)
+    services = context.catalog.services if context.catalog else None
+    if services is None:
+        async with context.read() as session:
+            services = list(
+                (
+                    await session.execute(
+                        select(Service)
+                        .where(Service.company_id == context.company.id, Service.active.is_(True))
+                        .order_by(Service.id)
+                    )
                 )
+                .scalars()
+                .all()
             )
-            .scalars()
-            .all()
-        )
+            session.expunge_all()
+        if context.catalog is not None:
+            context.catalog.services = services
     wanted = name.casefold()
     for matches in (
         [s for s in services if s.name.casefold() == wanted],
