@@ -72,7 +72,10 @@ async def steady(rate: float, count: int, one: Callable[[int], Awaitable[bool]])
         nonlocal errors
         await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
         begin = time.perf_counter()
-        ok = await one(index)
+        try:
+            ok = await one(index)
+        except httpx.HTTPError:  # a refused or reset connection counts, it does not abort
+            ok = False
         if ok:
             latencies.append(time.perf_counter() - begin)
         else:
