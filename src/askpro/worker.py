@@ -25,7 +25,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Modules whose import registers tasks; workers import them all before fetching jobs.
-TASK_MODULES: list[str] = ["askpro.worker", "askpro.booking.tasks"]
+TASK_MODULES: list[str] = [
+    "askpro.worker",
+    "askpro.booking.tasks",
+    "askpro.integrations.calcom.sync.reconcile",
+]
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(),

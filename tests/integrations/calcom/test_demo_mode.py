@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 from askpro.app import create_app
 from askpro.config import Settings
-from askpro.integrations.calcom.service import standin_settings
+from askpro.db import Database
+from askpro.integrations.calcom.service import (
+    calcom_client_for,
+    close_all_clients,
+    standin_settings,
+)
 from askpro.integrations.calcom.standin import STANDIN_API_KEY
+from askpro.integrations.calcom.standin.server import serve_in_thread
+from askpro.models import Company
 from askpro.runtime import Runtime
+from askpro.tenancy.demo import seed_demo_company
+from tests.integrations.calcom.helpers import booking_request, next_weekday_at
 
 
 async def test_standin_is_mounted_and_settings_point_at_it(
@@ -34,3 +44,34 @@ async def test_standin_is_mounted_and_settings_point_at_it(
 async def test_standin_is_not_mounted_by_default(client: httpx.AsyncClient) -> None:
     answer = await client.get("/_calcom/v2/event-types")
     assert answer.status_code == 404
+
+
+async def test_demo_server_books_through_its_own_standin(
+    settings: Settings, runtime: Runtime, database: Database
+) -> None:
+    """`askpro serve --demo` without a key: the client's base URL is the server itself."""
+    holder: dict[str, Settings] = {}
+
+    def make_app(port: int) -> FastAPI:
+        holder["settings"] = standin_settings(settings, host="127.0.0.1", port=port)
+        demo = holder["settings"]
+        return create_app(demo, runtime=Runtime(demo, runtime.database))
+
+    served = serve_in_thread(make_app)
+    try:
+        async with database.sessions() as session:
+            seeded = await seed_demo_company(session)
+            company = await session.get(Company, seeded.company_id)
+            await session.commit()
+        assert company is not None
+        client = calcom_client_for(company, holder["settings"])
+        assert client is not None
+        assert client.base_url == f"{served.base_url}/_calcom"
+        titles = {et.id: et.title for et in await client.get_event_types()}
+        assert titles == {1001: "Haircut", 1002: "Colouring", 1003: "Beard trim"}
+        start = next_weekday_at(10)
+        booking = await client.create_booking(booking_request(start))
+        assert booking.status == "accepted"
+    finally:
+        await close_all_clients()
+        served.stop()

@@ -272,3 +272,47 @@ async def test_lost_reschedule_and_cancel_responses_are_looked_up(
     faults.lost_responses = 1
     cancelled = await calcom_client.cancel_booking(moved.uid)
     assert cancelled.status == "cancelled"
+
+
+async def test_open_breaker_does_not_spend_rate_budget() -> None:
+    from askpro.integrations.calcom.ratelimit import RateLimiter
+
+    limiter = RateLimiter("budget-test", limit=50)
+    breaker = CircuitBreaker(BASE, threshold=1, ttl_seconds=30)
+    async with respx.mock(base_url=BASE) as mock:
+        mock.get("/v2/me").mock(return_value=httpx.Response(503, text="down"))
+        async with CalcomClient(
+            BASE, "cal_key", retry=RetryPolicy(attempts=1), breaker=breaker, rate_limiter=limiter
+        ) as client:
+            with pytest.raises(CalcomUnavailableError):
+                await client.get_me()
+            assert await limiter.remaining() == 49
+            for _ in range(10):
+                with pytest.raises(CalcomCircuitOpenError):
+                    await client.get_me()
+            assert await limiter.remaining() == 49
+
+
+async def test_garbled_booking_answer_is_looked_up_not_booked_twice(
+    calcom_client: CalcomClient, calcom_standin: RunningStandin
+) -> None:
+    start = next_weekday_at(13)
+    calcom_standin.state.faults.path_prefix = "/v2/bookings"
+    calcom_standin.state.faults.garbled_responses = 1  # booked, then a body that is not JSON
+    booking = await calcom_client.create_booking(booking_request(start))
+    assert len(calcom_standin.state.bookings) == 1
+    assert booking.uid in calcom_standin.state.bookings
+    assert [r.method for r in calcom_standin.state.requests] == ["POST", "GET"]
+
+
+async def test_job_running_again_with_the_same_key_finds_its_booking(
+    calcom_client: CalcomClient, calcom_standin: RunningStandin
+) -> None:
+    start = next_weekday_at(13)
+    first = await calcom_client.create_booking(booking_request(start), idempotency_key="appt-7")
+    again = await calcom_client.create_booking(
+        booking_request(start), idempotency_key="appt-7", check_existing=True
+    )
+    assert again.uid == first.uid
+    assert len(calcom_standin.state.bookings) == 1
+    assert [r.method for r in calcom_standin.state.requests] == ["POST", "GET"]

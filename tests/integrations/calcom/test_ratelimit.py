@@ -148,8 +148,14 @@ async def test_breaker_and_cache_state_are_shared_through_redis(
     try:
         monday = next_weekday_at(0)
         window = (monday, monday + dt.timedelta(days=1))
-        assert await first.get_slots(1001, *window) == await second.get_slots(1001, *window)
+        calcom_standin.state.faults.latency_seconds = 0.2
+        # Concurrent misses in two "processes": one fetches, the other waits for its value.
+        results = await asyncio.gather(
+            *(client.get_slots(1001, *window) for client in (first, second) for _ in range(20))
+        )
+        assert all(result == results[0] for result in results)
         assert sum(r.path == "/v2/slots" for r in calcom_standin.state.requests) == 1
+        calcom_standin.state.faults.latency_seconds = 0
 
         calcom_standin.state.faults.errors = 2
         for _ in range(2):

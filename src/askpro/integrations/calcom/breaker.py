@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 
 from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork, AsyncRedisUnitOfWork
@@ -66,6 +67,23 @@ class CircuitBreaker:
                 await self._factory.initialize()
                 self._initialized = True
 
+    async def reject_if_open(self) -> None:
+        """Fail fast before spending anything (e.g. rate budget) while the circuit is open."""
+        await self._ensure_initialized()
+        breaker = await self._factory.get_breaker(self.name)
+        context = breaker.context
+        opened_at = context.opened_at
+        still_open = opened_at is not None and time.time() < opened_at + self.ttl_seconds
+        if context.state == "opened" and still_open:
+            raise self._open_error()
+
+    def _open_error(self) -> CalcomCircuitOpenError:
+        metrics.BREAKER_REJECTIONS.labels(self.base_url).inc()
+        return CalcomCircuitOpenError(
+            f"circuit open for {self.base_url} after {self.threshold} consecutive failures; "
+            f"next probe within {self.ttl_seconds:g} s",
+        )
+
     @contextlib.asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         """Run the body through the breaker; raise ``CalcomCircuitOpenError`` when open."""
@@ -75,12 +93,8 @@ class CircuitBreaker:
             async with breaker:
                 yield
         except OpenedState:
-            metrics.BREAKER_REJECTIONS.labels(self.base_url).inc()
             self._publish(breaker.context.state)
-            raise CalcomCircuitOpenError(
-                f"circuit open for {self.base_url} after {self.threshold} consecutive failures; "
-                f"next probe within {self.ttl_seconds:g} s",
-            ) from None
+            raise self._open_error() from None
         finally:
             self._publish(breaker.context.state)
 

@@ -1,19 +1,25 @@
 """Cache of Cal.com reads (cashews: memory, or Redis when configured) with single flight.
 
-Concurrent identical misses in one process share one upstream call. Slot entries carry a
-per-event-type generation number in their key: a booking, reschedule or cancel bumps it,
-so every older entry (and any fetch that was in flight during the change) is never read
-again and simply expires.
+Concurrent identical misses in one process share one upstream call; with Redis, processes
+also take a short lock per key so that one of them fetches while the others wait for it.
+Slot entries carry a per-event-type generation number in their key: a booking, reschedule
+or cancel bumps it, so every older entry (and any fetch that was in flight during the
+change) is never read again and simply expires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from cashews import Cache
 
 from askpro.integrations.calcom import metrics
+
+# How long one process may hold a key's fetch before others stop waiting and fetch too.
+LOCK_SECONDS = 10.0
 
 
 class CalcomCache:
@@ -31,6 +37,7 @@ class CalcomCache:
         self.slots_ttl = slots_ttl
         self.catalog_ttl = catalog_ttl
         self._inflight: dict[str, asyncio.Task[str]] = {}
+        self.shared = bool(url)
 
     def key(self, account: str, *parts: object) -> str:
         return ":".join([self.namespace, account, *(str(part) for part in parts)])
@@ -56,15 +63,44 @@ class CalcomCache:
         else:
             metrics.CACHE.labels(kind, "miss").inc()
             # A task of its own: a caller that gives up does not cancel the others' fetch.
-            task = asyncio.ensure_future(self._fill(key, ttl, fetch))
+            task = asyncio.ensure_future(self._fill(kind, key, ttl, fetch))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(task)
 
-    async def _fill(self, key: str, ttl: float, fetch: Callable[[], Awaitable[str]]) -> str:
-        value = await fetch()
-        await self._cache.set(key, value, expire=ttl)
-        return value
+    async def _fill(
+        self, kind: str, key: str, ttl: float, fetch: Callable[[], Awaitable[str]]
+    ) -> str:
+        if not self.shared:
+            value = await fetch()
+            await self._cache.set(key, value, expire=ttl)
+            return value
+        # Redis: one process fetches, the others wait for its value (bounded; then fetch).
+        lock_key, token = f"{key}:lock", uuid.uuid4().hex
+        if not await self._cache.set_lock(lock_key, token, expire=LOCK_SECONDS):
+            waited = await self._wait_for_other_process(key, lock_key)
+            if waited is not None:
+                metrics.CACHE.labels(
+                    key.split(":")[3] if key.count(":") > 3 else "other", "shared"
+                ).inc()
+                return waited
+        try:
+            value = await fetch()
+            await self._cache.set(key, value, expire=ttl)
+            return value
+        finally:
+            await self._cache.unlock(lock_key, token)
+
+    async def _wait_for_other_process(self, key: str, lock_key: str) -> str | None:
+        deadline = time.monotonic() + LOCK_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            cached = await self._cache.get(key)
+            if cached is not None:
+                return str(cached)
+            if not await self._cache.is_locked(lock_key):
+                return None  # the other fetch failed: try ourselves
+        return None
 
     def _settle(self, key: str, task: asyncio.Task[str]) -> None:
         if self._inflight.get(key) is task:

@@ -180,14 +180,29 @@ class CalcomClient(CalcomTransport):
 
     # --- bookings ------------------------------------------------------------------------
 
-    async def create_booking(self, request: CreateBookingRequest) -> Booking:
-        """Book; safe to call again after a failure (the idempotency key is in metadata)."""
+    async def create_booking(
+        self,
+        request: CreateBookingRequest,
+        *,
+        idempotency_key: str | None = None,
+        check_existing: bool = False,
+    ) -> Booking:
+        """Book once. ``idempotency_key`` (stable per local appointment, e.g. from a job that
+        may run again) goes into the booking's metadata; with ``check_existing`` the client
+        first looks for a booking already carrying it (a previous run's) and returns that.
+        Within one call, failures that may have booked are looked up before any retry."""
         metadata = dict(request.metadata or {})
-        key = metadata.setdefault(IDEMPOTENCY_METADATA_KEY, uuid.uuid4().hex)
+        key = idempotency_key or metadata.get(IDEMPOTENCY_METADATA_KEY) or uuid.uuid4().hex
+        metadata[IDEMPOTENCY_METADATA_KEY] = key
         request = request.model_copy(update={"metadata": metadata})
 
         async def already_done() -> Booking | None:
             return await self.find_booking_by_idempotency_key(key, request.start)
+
+        if check_existing:
+            existing = await already_done()
+            if existing is not None:
+                return existing
 
         try:
             return await self._write(

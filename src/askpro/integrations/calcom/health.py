@@ -44,7 +44,8 @@ async def configured_accounts(
 
 
 async def check_account(client: CalcomClient, *, fresh: bool = False) -> dict[str, Any]:
-    cached = _last.get(client.account)
+    key = f"{client.base_url}|{client.account}"
+    cached = _last.get(key)
     if cached is not None and not fresh and time.monotonic() - cached[0] < REUSE_SECONDS:
         return cached[1]
     started = time.perf_counter()
@@ -61,7 +62,7 @@ async def check_account(client: CalcomClient, *, fresh: bool = False) -> dict[st
         await client.rate_limiter.remaining() if client.rate_limiter else None
     )
     report["ok"] = report["reachable"] and report["breaker"] != "opened"
-    _last[client.account] = (time.monotonic(), report)
+    _last[key] = (time.monotonic(), report)
     return report
 
 

@@ -201,10 +201,16 @@ class CalcomTransport:
                     metrics.RETRIES.labels(operation.name, "rate_limited").inc()
                     return max(error.retry_after, 0.01)
                 return False
-            retryable = isinstance(error, CalcomUnavailableError) and not isinstance(
-                error, CalcomCircuitOpenError | CalcomMalformedResponseError
+            if not isinstance(error, CalcomUnavailableError) or left <= 0:
+                return False
+            if isinstance(error, CalcomCircuitOpenError):
+                return False
+            # A malformed answer is not retried blindly; a looked-up write may try again
+            # (the write may have happened: the look-up before the next attempt finds it).
+            retryable = operation.name in LOOKED_UP or (
+                operation.idempotent and not isinstance(error, CalcomMalformedResponseError)
             )
-            if retryable and left > 0 and (operation.idempotent or operation.name in LOOKED_UP):
+            if retryable:
                 metrics.RETRIES.labels(operation.name, "unavailable").inc()
                 return True
             return False
@@ -230,17 +236,20 @@ class CalcomTransport:
         raw: bool = False,
         expect_data: bool = True,
     ) -> Any:
-        """One HTTP attempt through the rate limiter and the breaker; errors mapped."""
-        if self.rate_limiter is not None:
-            await self.rate_limiter.acquire(deadline)
+        """One HTTP attempt through the breaker and the rate limiter; errors mapped."""
         headers = {"cal-api-version": getattr(self.versions, operation.family)}
         body = json.to_wire() if hasattr(json, "to_wire") else json
-        started = time.perf_counter()
+        started: float | None = None
         status = "error"
         guard = self.breaker.guard() if self.breaker is not None else contextlib.nullcontext()
         try:
+            if self.breaker is not None:
+                await self.breaker.reject_if_open()  # before spending rate budget
+            if self.rate_limiter is not None:
+                await self.rate_limiter.acquire(deadline)
             # Inside the guard: 5xx, timeouts and malformed answers count as breaker failures.
             async with guard:
+                started = time.perf_counter()
                 response = await self._request(operation, method, path, params, body, headers)
                 status = str(response.status_code)
                 return read_answer(response, operation.name, raw, expect_data)
@@ -258,9 +267,11 @@ class CalcomTransport:
             )
             raise
         finally:
-            elapsed = time.perf_counter() - started
             metrics.REQUESTS.labels(operation.name, status).inc()
-            metrics.REQUEST_SECONDS.labels(operation.name).observe(elapsed)
+            if started is not None:
+                metrics.REQUEST_SECONDS.labels(operation.name).observe(
+                    time.perf_counter() - started
+                )
 
     async def _request(
         self,

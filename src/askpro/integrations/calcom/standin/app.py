@@ -165,6 +165,9 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
             if state.faults.lost_responses > 0 and path.startswith(state.faults.path_prefix):
                 state.faults.lost_responses -= 1
                 return Response("<html>502 Bad Gateway</html>", 502, media_type="text/html")
+            if state.faults.garbled_responses > 0 and path.startswith(state.faults.path_prefix):
+                state.faults.garbled_responses -= 1
+                return Response('{"status": "succ', 200, media_type="application/json")
             answer.headers.update(limit_headers)
             answer.headers["X-Request-Id"] = secrets.token_hex(8)
             return answer

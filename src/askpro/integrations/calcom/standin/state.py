@@ -148,6 +148,8 @@ class Faults:
     malformed: int = 0
     # Process the request, then answer 502 as if the response was lost on the way back.
     lost_responses: int = 0
+    # Process the request, then answer 200 with a body that is not JSON.
+    garbled_responses: int = 0
     rate_limited: int = 0
     rate_limit_reset_seconds: int = 2
     down: bool = False

@@ -1,0 +1,1 @@
+"""Cal.com → askpro: webhook handlers and the periodic reconciliation that repairs drops."""
