@@ -17,7 +17,7 @@ from askpro.booking.gateway import (
     CalendarUnavailable,
 )
 from askpro.config import Settings
-from askpro.integrations.calcom.client import IDEMPOTENCY_METADATA_KEY, CalcomClient
+from askpro.integrations.calcom.client import CalcomClient
 from askpro.integrations.calcom.dtos import CreateBookingAttendee, CreateBookingRequest
 from askpro.integrations.calcom.errors import (
     CalcomError,
@@ -26,6 +26,7 @@ from askpro.integrations.calcom.errors import (
     CalcomUnavailableError,
 )
 from askpro.integrations.calcom.service import calcom_client_for
+from askpro.integrations.calcom.sync.apply import APPOINTMENT_METADATA_KEY
 from askpro.kit.time import zone
 from askpro.models import Company, Service
 
@@ -101,12 +102,11 @@ class CalcomGateway:
                 phone_number=push.attendee_phone,
                 language=push.language,
             ),
-            metadata={
-                IDEMPOTENCY_METADATA_KEY: key,
-                "askproAppointmentId": str(push.appointment_id),
-            },
+            metadata={APPOINTMENT_METADATA_KEY: str(push.appointment_id)},
         )
-        booking = await _translated(lambda: self.client.create_booking(request))
+        booking = await _translated(
+            lambda: self.client.create_booking(request, idempotency_key=key)
+        )
         return CalendarBooking(booking.uid)
 
     async def reschedule(self, uid: str, start: dt.datetime, reason: str | None) -> str:

@@ -3,11 +3,8 @@
 from askpro.kit.base import Base
 from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.auth import ApiToken
-<<<<<<< HEAD
 from askpro.models.booking import CustomerMerge, ToolCallAnswer
-=======
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
->>>>>>> feat-calcom
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService

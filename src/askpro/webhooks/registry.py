@@ -22,11 +22,7 @@ from askpro.models import WebhookEvent
 
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 
-<<<<<<< HEAD
-HANDLER_MODULES: list[str] = ["askpro.calls.handlers"]
-=======
-HANDLER_MODULES: list[str] = ["askpro.integrations.calcom.sync.handlers"]
->>>>>>> feat-calcom
+HANDLER_MODULES: list[str] = ["askpro.calls.handlers", "askpro.integrations.calcom.sync.handlers"]
 
 _handlers: dict[tuple[str, str], list[Handler]] = {}
 

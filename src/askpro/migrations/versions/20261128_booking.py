@@ -1,7 +1,7 @@
 """Booking: customer merge audit rows and stored agent tool-call answers.
 
 Revision ID: 20261128_booking
-Revises: 20261128_indexes
+Revises: 20261128_calcom (chained after the merged Cal.com migration; was 20261128_indexes)
 """
 
 from typing import Sequence, Union
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261128_booking"
-down_revision: Union[str, Sequence[str], None] = "20261128_indexes"
+down_revision: Union[str, Sequence[str], None] = "20261128_calcom"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
