@@ -10,7 +10,6 @@ import typer
 simulate_cli = typer.Typer(help="Play phone calls against a running server.", no_args_is_help=True)
 
 
-@simulate_cli.command("call")
 def simulate_call(
     base_url: Annotated[
         str, typer.Option(help="The running askpro server.")
@@ -54,3 +53,11 @@ def simulate_call(
         f"booked appointment #{appointment.get('id')} at {appointment.get('start')} "
         f"({'confirmed' if appointment.get('confirmed') else 'confirmation pending'})"
     )
+
+
+def add_simulate_call(app: typer.Typer) -> None:
+    """Register ``call`` on a ``simulate`` sub-app (the webhook hub has one too: share it)."""
+    app.command("call")(simulate_call)
+
+
+add_simulate_call(simulate_cli)
