@@ -77,3 +77,25 @@ async def expire_holds(timestamp: int) -> int:
 
 periodic(cron="*/5 * * * *", periodic_id="booking_resync_pending")(resync_pending)
 periodic(cron="* * * * *", periodic_id="booking_expire_holds")(expire_holds)
+
+
+@task("askpro.booking.prune_tool_answers")
+async def prune_tool_answers(timestamp: int) -> int:
+    """Forget stored agent tool answers after a week (Retell retries within minutes)."""
+    from sqlalchemy import delete
+
+    from askpro.models import ToolCallAnswer
+
+    runtime = get_runtime()
+    async with runtime.database.sessions() as session:
+        result = await session.execute(
+            delete(ToolCallAnswer)
+            .where(ToolCallAnswer.created_at < utc_now() - dt.timedelta(days=7))
+            .returning(ToolCallAnswer.id)
+        )
+        count = len(result.all())
+        await session.commit()
+    return count
+
+
+periodic(cron="17 3 * * *", periodic_id="booking_prune_tool_answers")(prune_tool_answers)
