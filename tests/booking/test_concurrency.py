@@ -174,3 +174,44 @@ async def test_second_company_is_not_affected(database: Database, salon: Salon) 
             now=NOW,
         )
         assert result.outcome is Outcome.BOOKED
+
+
+async def test_concurrent_reschedules_into_one_slot_one_wins(
+    wide_database: Database, salon: Salon
+) -> None:
+    from askpro.booking.changes import ChangeRequest, reschedule
+
+    ids = []
+    for hour in range(9, 19, 2):  # five appointments of Anna's, 2 h apart
+        result = await book(
+            wide_database,
+            BookRequest(
+                company_id=salon.company.id,
+                service_id=salon.colouring.id,
+                staff_id=salon.anna.id,
+                start=local(DAY, hour),
+            ),
+            gateway=None,
+            now=NOW,
+        )
+        ids.append(result.appointment.id)
+    target = local(DAY, 10)  # free between the 9:00 and the 11:00 appointment
+    results = await asyncio.gather(
+        *(
+            reschedule(
+                wide_database,
+                ChangeRequest(company_id=salon.company.id, appointment_id=appointment_id),
+                target,
+                gateway=None,
+                now=NOW,
+            )
+            for appointment_id in ids
+        )
+    )
+    outcomes = sorted(result.outcome.value for result in results)
+    assert outcomes == ["rescheduled", "slot_taken", "slot_taken", "slot_taken", "slot_taken"]
+    async with wide_database.sessions() as session:
+        assert (await session.execute(text(OVERLAPS))).scalar_one() == 0
+        starts = (await session.execute(select(Appointment.starts_at))).scalars().all()
+        assert len(starts) == 5
+        assert starts.count(target) == 1

@@ -309,3 +309,60 @@ async def test_suspended_company_takes_messages(
         )
     ).json()
     assert body["reason"] == "take_message"
+
+
+async def test_withheld_number_books_without_a_phone_keyed_customer(
+    client: httpx.AsyncClient, salon: Salon, database: Database
+) -> None:
+    booked = (
+        await post_tool(
+            client,
+            "book_appointment",
+            {"service": "Haircut", "date": _day(), "time": "12:00", "customer_name": "Anon"},
+            call_id="anon-call",
+            to_number=salon.number,
+            from_number="anonymous",
+        )
+    ).json()
+    assert booked["outcome"] == "booked"
+    found = (
+        await post_tool(
+            client,
+            "find_appointments",
+            {},
+            call_id="anon-call-2",
+            to_number=salon.number,
+            from_number="anonymous",
+        )
+    ).json()
+    assert found["outcome"] == "invalid_request"
+    async with database.sessions() as session:
+        customers = (await session.execute(select(Customer))).scalars().all()
+        assert [(c.name, c.phone) for c in customers] == [("Anon", None)]
+
+
+async def test_a_claim_whose_owner_died_is_taken_over(
+    client: httpx.AsyncClient, salon: Salon, database: Database
+) -> None:
+    from sqlalchemy import text
+
+    from askpro.integrations.retell import answers
+
+    args = {"service": "Haircut", "date": _day(), "time": "13:00"}
+    key = answers.answer_key("dead-owner", "book_appointment", {**args, "staff": None,
+        "customer_name": None, "email": None, "notes": None})  # fmt: skip
+    async with database.sessions() as session:
+        await session.execute(
+            text(
+                "INSERT INTO tool_call_answers (key, call_id, tool, state, created_at) "
+                "VALUES (:key, 'dead-owner', 'book_appointment', 'working', now() - interval '2 minutes')"
+            ),
+            {"key": key},
+        )
+        await session.commit()
+    body = (
+        await post_tool(
+            client, "book_appointment", args, call_id="dead-owner", to_number=salon.number
+        )
+    ).json()
+    assert body["outcome"] == "booked"
