@@ -1,3 +1,3 @@
-from tests.fixtures.calcom import calcom_client, calcom_standin
+from tests.fixtures.calcom import calcom_client, calcom_settings, calcom_standin
 
-__all__ = ["calcom_client", "calcom_standin"]
+__all__ = ["calcom_client", "calcom_settings", "calcom_standin"]

@@ -316,3 +316,25 @@ async def test_job_running_again_with_the_same_key_finds_its_booking(
     assert again.uid == first.uid
     assert len(calcom_standin.state.bookings) == 1
     assert [r.method for r in calcom_standin.state.requests] == ["POST", "GET"]
+
+
+async def test_unknown_fields_and_statuses_are_tolerated_missing_required_fields_are_not() -> None:
+    booking = {
+        "id": 1, "uid": "u1", "title": "t", "status": "awaiting_host", "start": "2031-01-06T09:00:00.000Z",
+        "end": "2031-01-06T09:30:00.000Z", "duration": 30, "eventType": {"id": 1001, "slug": "haircut"},
+        "hosts": [], "attendees": [], "somethingNew": {"nested": True},
+    }  # fmt: skip
+    async with respx.mock(base_url=BASE) as mock:
+        route = mock.get("/v2/bookings/u1").mock(
+            return_value=httpx.Response(200, json={"status": "success", "data": booking})
+        )
+        async with CalcomClient(BASE, "cal_key", retry=FAST) as client:
+            fetched = await client.get_booking("u1")
+            assert (fetched.status, fetched.resolved_event_type_id) == ("awaiting_host", 1001)
+            route.mock(
+                return_value=httpx.Response(
+                    200, json={"status": "success", "data": {**booking, "uid": None}}
+                )
+            )
+            with pytest.raises(CalcomMalformedResponseError, match="uid"):
+                await client.get_booking("u1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +10,6 @@ from sqlalchemy import select
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.integrations.calcom.client import CalcomClient
-from askpro.integrations.calcom.service import close_all_clients
 from askpro.integrations.calcom.standin.server import RunningStandin
 from askpro.integrations.calcom.sync.reconcile import reconcile_all
 from askpro.kit.crypto import SecretBox
@@ -21,11 +19,9 @@ from tests.integrations.calcom.helpers import next_weekday_at
 
 
 @pytest.fixture
-async def standin_settings(
-    settings: Settings, calcom_standin: RunningStandin
-) -> AsyncIterator[Settings]:
-    yield settings.model_copy(update={"calcom_api_base": calcom_standin.base_url})
-    await close_all_clients()
+def standin_settings(calcom_settings: Settings) -> Settings:
+    # Only the base URL matters here: the companies carry their own (encrypted) key.
+    return calcom_settings.model_copy(update={"calcom_api_key": None})
 
 
 @pytest.fixture

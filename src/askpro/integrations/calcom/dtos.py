@@ -9,12 +9,14 @@ wire (the OpenAPI document's names).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
-BookingStatus = Literal["accepted", "pending", "cancelled", "rejected"]
+# "accepted", "pending", "cancelled" or "rejected" today; kept open so a status Cal.com adds
+# later does not make every booking unreadable.
+BookingStatus = str
 
 
 def utc_wire(value: dt.datetime) -> str:

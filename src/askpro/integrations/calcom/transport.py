@@ -258,7 +258,9 @@ class CalcomTransport:
                 status = type(error).__name__.removeprefix("Calcom").removesuffix("Error").lower()
             if isinstance(error, CalcomCircuitOpenError):
                 raise  # counted in metrics; logging every fast failure would flood the logs
-            log.warning(
+            # Our own 4xx mistakes are routine (a lookup that finds nothing); Cal.com's are not.
+            level = log.warning if isinstance(error, CalcomUnavailableError) else log.info
+            level(
                 "calcom.request_failed",
                 endpoint=operation.name,
                 status=status,
