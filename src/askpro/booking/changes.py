@@ -13,18 +13,15 @@ from askpro.booking import locks, sync
 from askpro.booking.availability import ContextError, busy_ranges, load_context
 from askpro.booking.gateway import CalendarGateway
 from askpro.booking.outcomes import BookingResult, Outcome
+from askpro.booking.records import Actor, history, is_overlap_violation, view
 from askpro.booking.service import (
     HOLD_MINUTES,
-    Actor,
     BookRequest,
     _insert,
     _with_alternatives,
     expire_holds,
-    history,
-    is_overlap_violation,
     precheck,
     release_call_holds,
-    view,
 )
 from askpro.db import Database
 from askpro.kit.time import utc_now

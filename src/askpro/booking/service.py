@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from psycopg import errors as pg_errors
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,10 +30,11 @@ from askpro.booking.availability import (
     load_context,
 )
 from askpro.booking.gateway import CalendarGateway, CalendarUnavailable
-from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
+from askpro.booking.outcomes import BookingResult, Outcome
+from askpro.booking.records import Actor, history, is_overlap_violation, view
 from askpro.db import Database
 from askpro.kit.time import utc_now, zone
-from askpro.models import Appointment, AppointmentEvent, Service, Staff
+from askpro.models import Appointment
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -61,49 +60,6 @@ class BookRequest:
     source: str = "api"  # phone | api
     actor: str = "system"
     channel: str = "api"
-
-
-@dataclass(frozen=True)
-class Actor:
-    actor: str = "system"
-    channel: str = "api"
-
-
-def is_overlap_violation(error: IntegrityError) -> bool:
-    return isinstance(error.orig, pg_errors.ExclusionViolation)
-
-
-async def view(session: AsyncSession, appointment: Appointment) -> AppointmentView:
-    staff = await session.get(Staff, appointment.staff_id)
-    service = await session.get(Service, appointment.service_id)
-    return AppointmentView(
-        id=appointment.id,
-        start=appointment.starts_at,
-        end=appointment.ends_at,
-        status=appointment.status,
-        staff_id=appointment.staff_id,
-        staff_name=staff.name if staff else "",
-        service_id=appointment.service_id,
-        service_name=service.name if service else "",
-        calcom_sync_state=appointment.calcom_sync_state,
-        calcom_booking_uid=appointment.calcom_booking_uid,
-        cancellation_reason=appointment.cancellation_reason,
-    )
-
-
-def history(appointment: Appointment, kind: str, actor: Actor, **changes: Any) -> AppointmentEvent:
-    return AppointmentEvent(
-        company_id=appointment.company_id,
-        appointment_id=appointment.id,
-        kind=kind,
-        actor=actor.actor,
-        channel=actor.channel,
-        changes={key: _jsonable(value) for key, value in changes.items()},
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 async def expire_holds(session: AsyncSession, staff_ids: list[int], now: dt.datetime) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from askpro.booking import changes, service
+from askpro.booking import changes, records, service
 from askpro.booking.availability import (
     BookingContext,
     ContextError,
@@ -288,7 +288,7 @@ async def find_appointments(context: ToolContext, args: FindAppointmentsArgs) ->
         return invalid(context.locale, ["caller_number"], "caller number withheld")
     upcoming = await _upcoming(context)
     async with context.runtime.database.sessions() as session:
-        views = [await service.view(session, row) for row in upcoming]
+        views = [await records.view(session, row) for row in upcoming]
     return answer(
         Outcome.BOOKED if views else Outcome.NOT_FOUND,
         messages.appointments_message(views, context.time_zone, context.locale),
