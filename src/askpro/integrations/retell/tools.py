@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.booking.availability import ContextError, Slot, load_context
+from askpro.booking.availability import Slot
 from askpro.booking.gateway import CalendarGateway, gateway_for
 from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
 from askpro.calls.service import Route, ensure_call, route_for_number
@@ -235,10 +235,13 @@ async def _context(
                 session, call_id, route, from_number=caller, to_number=None
             )
         customer = None
-        if call_row is not None and call_row.customer_id is not None:
-            customer = await customers.resolve(
-                session, await session.get(Customer, call_row.customer_id)
-            )
+        linked = (
+            await session.get(Customer, call_row.customer_id)
+            if call_row is not None and call_row.customer_id is not None
+            else None
+        )
+        if linked is not None:
+            customer = await customers.resolve(session, linked)
             if customer_name and not customer.name:
                 customer.name = customer_name
         elif customers.phone_or_none(caller, route.company.country) or customer_name:
@@ -308,16 +311,9 @@ async def find_staff(context: ToolContext, name: str) -> Staff | None:
                 .where(
                     Staff.company_id == context.company.id,
                     Staff.active.is_(True),
-                    func.lower(Staff.name).contains(name.casefold()),
+                    func.lower(Staff.name).contains(name.casefold(), autoescape=True),
                 )
                 .order_by(Staff.id)
                 .limit(1)
             )
         ).scalar_one_or_none()
-
-
-async def booking_context_error(context: ToolContext, error: ContextError) -> dict[str, Any]:
-    return invalid(context.locale, ["service"], str(error))
-
-
-__all__ = ["ToolContext", "answer", "handle", "invalid", "load_context"]
