@@ -136,3 +136,25 @@ async def test_later_event_never_erases_and_replays_are_harmless(
         assert len(call.transcript) >= len("Agent: Hallo")
         customer = await session.get(Customer, call.customer_id)
         assert customer.phone == CALLER
+
+
+async def test_odd_field_values_never_break_the_handler(database: Database, salon: Salon) -> None:
+    odd = {
+        "call_id": "odd-call",
+        "direction": "inbound",
+        "from_number": 4917612345,  # not a string
+        "to_number": salon.number,
+        "agent_id": ["not", "a", "string"],
+        "call_status": "teleported",
+        "start_timestamp": "yesterday",
+        "disconnection_reason": "x" * 500,
+        "call_analysis": "not an object",
+    }
+    await _deliver(database, "call_ended", {"event": "call_ended", "call": odd})
+    async with database.sessions() as session:
+        call = (await session.execute(select(Call).where(Call.call_id == "odd-call"))).scalar_one()
+        assert call.from_number is None
+        assert call.agent_id is None
+        assert call.status == "ended"
+        assert call.started_at is None
+        assert len(call.disconnection_reason) == 100

@@ -41,8 +41,8 @@ class Route:
         return branch_zone or self.company.time_zone
 
 
-def e164_or_none(raw: str | None) -> str | None:
-    if not raw:
+def e164_or_none(raw: object) -> str | None:
+    if not isinstance(raw, str) or not raw:
         return None
     try:
         return normalize_phone(raw, "DE")
@@ -66,6 +66,18 @@ async def route_for_number(session: AsyncSession, number: str | None) -> Route |
         return None
     phone_number, company, branch = row
     return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch)
+
+
+def _number(raw: object) -> str | None:
+    """The E.164 form, else the raw text if it fits the column (e.g. ``anonymous``)."""
+    e164 = e164_or_none(raw)
+    if e164 is not None:
+        return e164
+    return raw if isinstance(raw, str) and 0 < len(raw) <= 20 else None
+
+
+def _text(raw: object, limit: int) -> str | None:
+    return raw[:limit] if isinstance(raw, str) and raw else None
 
 
 def _ms(value: Any) -> dt.datetime | None:
@@ -109,20 +121,20 @@ async def upsert_from_event(session: AsyncSession, event_type: str, call: dict[s
         "company_id": route.company.id if route else None,
         "branch_id": route.branch_id if route else None,
         "customer_id": customer_id,
-        "agent_id": call.get("agent_id"),
-        "from_number": e164_or_none(call.get("from_number")) or call.get("from_number"),
-        "to_number": e164_or_none(call.get("to_number")) or call.get("to_number"),
-        "direction": direction,
+        "agent_id": _text(call.get("agent_id"), 100),
+        "from_number": _number(call.get("from_number")),
+        "to_number": _number(call.get("to_number")),
+        "direction": _text(direction, 20),
         "status": _status(event_type, call),
         "started_at": _ms(call.get("start_timestamp")),
         "ended_at": _ms(call.get("end_timestamp")),
         "duration_ms": call.get("duration_ms")
         if isinstance(call.get("duration_ms"), int)
         else _duration(call),
-        "disconnection_reason": call.get("disconnection_reason"),
-        "transcript": call.get("transcript") or None,
-        "summary": (analysis or {}).get("call_summary"),
-        "sentiment": (analysis or {}).get("user_sentiment"),
+        "disconnection_reason": _text(call.get("disconnection_reason"), 100),
+        "transcript": _text(call.get("transcript"), 1_000_000),
+        "summary": _text((analysis or {}).get("call_summary"), 100_000),
+        "sentiment": _text((analysis or {}).get("user_sentiment"), 20),
         "analysis": analysis,
         "cost": call.get("call_cost") if isinstance(call.get("call_cost"), dict) else None,
         "last_event_at_ms": max(stamps) if stamps else None,
@@ -171,6 +183,8 @@ def _longest(old: Any, new: Any) -> Any:
         (old.is_(None), new),
         (new.is_(None), old),
         (func.length(new) > func.length(old), new),
+        # Equal lengths: a fixed tie-break, so the order of arrival never matters.
+        ((func.length(new) == func.length(old)) & (new > old), new),
         else_=old,
     )
 
@@ -193,10 +207,10 @@ async def ensure_call(
             "company_id": route.company.id,
             "branch_id": route.branch_id,
             "customer_id": None,
-            "agent_id": agent_id,
-            "from_number": e164_or_none(from_number) or from_number,
-            "to_number": e164_or_none(to_number) or to_number,
-            "direction": direction,
+            "agent_id": _text(agent_id, 100),
+            "from_number": _number(from_number),
+            "to_number": _number(to_number),
+            "direction": _text(direction, 20),
             "status": "ongoing",
             "started_at": None,
             "ended_at": None,

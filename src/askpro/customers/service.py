@@ -17,9 +17,9 @@ class MergeError(ValueError):
     pass
 
 
-def phone_or_none(raw: str | None, country: str) -> str | None:
+def phone_or_none(raw: object, country: str) -> str | None:
     """The E.164 form of a caller's number, or ``None`` for withheld/invalid numbers."""
-    if raw is None or raw.strip().lower() in ANONYMOUS_NUMBERS:
+    if not isinstance(raw, str) or raw.strip().lower() in ANONYMOUS_NUMBERS:
         return None
     try:
         return normalize_phone(raw, country)

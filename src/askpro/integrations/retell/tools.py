@@ -196,7 +196,7 @@ async def _handle(
                 caller_number=caller,
             )
         else:
-            context = await _context(runtime, route, call_id, caller, args, now)
+            context = await _context(runtime, route, call_id, caller, call, args, now)
         context.catalog = catalog
         from askpro.integrations.retell import tool_handlers
 
@@ -221,6 +221,7 @@ async def _context(
     route: Route,
     call_id: str | None,
     caller: str | None,
+    call: dict[str, Any],
     args: BaseModel,
     now: dt.datetime,
 ) -> ToolContext:
@@ -232,7 +233,13 @@ async def _context(
         call_row = None
         if call_id is not None:
             call_row = await ensure_call(
-                session, call_id, route, from_number=caller, to_number=None
+                session,
+                call_id,
+                route,
+                from_number=call.get("from_number"),
+                to_number=call.get("to_number"),
+                direction=call.get("direction") or "inbound",
+                agent_id=call.get("agent_id"),
             )
         customer = None
         linked = (
