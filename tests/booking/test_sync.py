@@ -209,3 +209,23 @@ async def test_resync_sweeper_redefers_stale_pending_syncs_once(
             {"name": "askpro.booking.sync_appointment"},
         )
         assert [row[0]["appointment_id"] for row in jobs] == [stale.id]
+
+
+async def test_calendar_already_holding_the_booking_is_linked_and_said_so(
+    database: Database, salon: Salon, queue: None
+) -> None:
+    from askpro.booking.gateway import BookingPush, CalendarBooking
+    from tests.fixtures.booking import FakeCalendar
+
+    class RepeatingCalendar(FakeCalendar):
+        async def create(self, push: BookingPush) -> CalendarBooking:
+            return CalendarBooking("uid-from-an-earlier-attempt", existing=True)
+
+    result = await book(database, _request(salon, 16), gateway=RepeatingCalendar(), now=_now())
+    assert result.outcome is Outcome.ALREADY_BOOKED
+    assert result.reason == "calcom_existing"
+    assert result.appointment.calcom_booking_uid == "uid-from-an-earlier-attempt"
+    assert result.appointment.calcom_sync_state == "synced"
+    async with database.sessions() as session:
+        count = await session.execute(text("SELECT count(*) FROM appointments"))
+        assert count.scalar_one() == 1
