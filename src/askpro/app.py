@@ -19,6 +19,7 @@ from askpro.config import Settings, get_settings
 from askpro.integrations.calcom import routes as calcom_routes
 from askpro.integrations.calcom import service as calcom_service
 from askpro.integrations.calcom.standin import create_standin_app
+from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
 from askpro.ops import health
@@ -116,6 +117,7 @@ def create_app(
         app.add_exception_handler(exception_type, handler)
     app.include_router(health.router)
     app.include_router(webhook_routes.router)
+    app.include_router(retell_routes.router)
     app.include_router(calcom_routes.router)
     if settings.calcom_standin:
         # Demo mode without Cal.com credentials: the client talks to this server itself.

@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.cli import tokens_cli
 from askpro.billing.cli import billing_cli
+from askpro.calls.cli import add_simulate_call
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.integrations.calcom.cli import calcom_cli
 from askpro.observability import configure_logging
@@ -28,6 +30,7 @@ cli = typer.Typer(
 companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args_is_help=True)
 cli.add_typer(companies_cli, name="companies")
 cli.add_typer(webhooks_cli, name="webhooks")
+add_simulate_call(simulate_cli)
 cli.add_typer(simulate_cli, name="simulate")
 cli.add_typer(calcom_cli, name="calcom")
 cli.add_typer(tokens_cli, name="tokens")
@@ -110,6 +113,14 @@ def serve(
             console.print(
                 "Cal.com: no ASKPRO_CALCOM_API_KEY set, so the built-in Cal.com STAND-IN serves "
                 f"{settings.calcom_api_base} (demo data; nothing is sent to cal.com)"
+            )
+        if settings.retell_api_key is None:
+            from askpro.calls.simulate import DEMO_RETELL_KEY
+
+            settings = settings.model_copy(update={"retell_api_key": SecretStr(DEMO_RETELL_KEY)})
+            console.print(
+                "Retell: no ASKPRO_RETELL_API_KEY set, so requests signed with the DEMO key "
+                f"{DEMO_RETELL_KEY!r} are accepted (`askpro simulate call` uses it)"
             )
     app = create_app(settings, run_worker=worker)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     audit_flush_seconds: float = Field(
         default=0.1, gt=0, le=60, description="How long audit rows may wait to be batched."
     )
+    # Booking: how long the caller waits for the Cal.com sync before the job takes over.
+    booking_sync_budget_seconds: float = Field(default=3.0, gt=0, le=30)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ R = TypeVar("R")
 TASK_MODULES: list[str] = [
     "askpro.worker",
     "askpro.webhooks.tasks",
+    "askpro.booking.tasks",
     "askpro.integrations.calcom.sync.reconcile",
 ]
 

@@ -1,1 +1,1 @@
-"""Availability, holds, booking, rescheduling, cancelling and Cal.com sync."""
+"""Booking: availability, holds, book / reschedule / cancel, and the Cal.com sync outbox."""

@@ -5,6 +5,7 @@ from askpro.models.appointments import Appointment, AppointmentEvent
 from askpro.models.audit import AuditLog
 from askpro.models.auth import ApiToken
 from askpro.models.billing import BillingAccount, Invoice, LedgerEntry, Payment, Subscription
+from askpro.models.booking import CustomerMerge, ToolCallAnswer
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
@@ -24,6 +25,7 @@ __all__ = [
     "Call",
     "Company",
     "Customer",
+    "CustomerMerge",
     "Invoice",
     "LedgerEntry",
     "Payment",
@@ -32,5 +34,6 @@ __all__ = [
     "Staff",
     "StaffService",
     "Subscription",
+    "ToolCallAnswer",
     "WebhookEvent",
 ]

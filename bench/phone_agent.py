@@ -1,0 +1,233 @@
+"""Latency of the phone agent's hot paths at a steady 100 requests/s; prints one JSON line.
+
+Starts ``askpro serve`` (demo company, built-in Cal.com stand-in, own embedded PostgreSQL
+under var/bench, no worker) on a free port, warms the slot cache, then sends signed
+requests on an open-loop schedule (request i leaves at i/rate s, whatever the previous
+ones are doing) and reports p50/p99 per endpoint:
+
+- ``inbound``: ``POST /webhooks/retell/inbound`` (the hub's route + our answer). When the
+  hub is not on this branch (404), the answer builder is timed in-process instead and the
+  result says ``"mode": "in_process"``.
+- ``check_availability``: ``POST /retell/functions/check_availability`` for a day (warm cache).
+
+Usage: ``.venv/bin/python bench/phone_agent.py [--rate 100] [--seconds 10]``.
+Targets on the shared 2-core machine: inbound p99 < 25 ms, check_availability p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from askpro.calls.simulate import DEMO_RETELL_KEY
+from askpro.tenancy.demo import DEMO_PHONE_NUMBER
+from askpro.webhooks.signatures import sign_retell
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def summary(latencies: list[float], errors: int) -> dict[str, Any]:
+    return {
+        "requests": len(latencies) + errors,
+        "errors": errors,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
+    }
+
+
+async def steady(rate: float, count: int, one: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
+    """Open loop: request i starts at i/rate seconds; latency is measured per request."""
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+
+    async def fire(index: int) -> None:
+        nonlocal errors
+        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        begin = time.perf_counter()
+        try:
+            ok = await one(index)
+        except httpx.HTTPError:  # a refused or reset connection counts, it does not abort
+            ok = False
+        if ok:
+            latencies.append(time.perf_counter() - begin)
+        else:
+            errors += 1
+
+    await asyncio.gather(*(fire(index) for index in range(count)))
+    result = summary(latencies, errors)
+    result["achieved_rate"] = round(count / (time.perf_counter() - started), 1)
+    return result
+
+
+def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    return body, {
+        "content-type": "application/json",
+        "x-retell-signature": sign_retell(body, DEMO_RETELL_KEY),
+    }
+
+
+def next_open_day() -> dt.date:
+    day = dt.date.today() + dt.timedelta(days=1)
+    while day.weekday() == 6:  # the demo stand-in is closed on Sundays
+        day += dt.timedelta(days=1)
+    return day
+
+
+async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
+    count = int(rate * seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, limits=limits) as client:
+        inbound_payload = {
+            "event": "call_inbound",
+            "call_inbound": {"from_number": "+4915112345678", "to_number": DEMO_PHONE_NUMBER},
+        }
+
+        async def inbound(index: int) -> bool:
+            body, headers = signed(inbound_payload)
+            response = await client.post("/webhooks/retell/inbound", content=body, headers=headers)
+            return response.status_code == 200
+
+        day = next_open_day().isoformat()
+
+        async def availability(index: int) -> bool:
+            payload = {
+                "name": "check_availability",
+                "call": {
+                    "call_id": f"bench-call-{index % 50}",
+                    "direction": "inbound",
+                    "from_number": f"+49151000{index % 50:05d}",
+                    "to_number": DEMO_PHONE_NUMBER,
+                },
+                "args": {"service": "Haircut", "date": day},
+            }
+            body, headers = signed(payload)
+            response = await client.post(
+                "/retell/functions/check_availability", content=body, headers=headers
+            )
+            return response.status_code == 200 and response.json()["outcome"] == "available"
+
+        assert await availability(0), "check_availability does not answer 'available'"
+        for _ in range(3):  # open the server's database pool and the HTTP connections
+            await asyncio.gather(*(availability(warm) for warm in range(20)))
+        probe_body, probe_headers = signed(inbound_payload)
+        probe = await client.post(
+            "/webhooks/retell/inbound", content=probe_body, headers=probe_headers
+        )
+        if probe.status_code == 404:
+            inbound_result = await in_process_inbound(rate, count, inbound_payload)
+        else:
+            for _ in range(3):
+                await asyncio.gather(*(inbound(warm) for warm in range(20)))
+            inbound_result = await steady(rate, count, inbound)
+            inbound_result["mode"] = "http"
+        availability_result = await steady(rate, count, availability)
+    return {"inbound": inbound_result, "check_availability": availability_result}
+
+
+async def in_process_inbound(rate: float, count: int, payload: dict[str, Any]) -> dict[str, Any]:
+    from askpro.config import load_settings
+    from askpro.db import Database, resolve_database_url
+    from askpro.integrations.retell.inbound import build_inbound_answer
+
+    settings = load_settings(data_dir=ROOT / "var" / "bench")
+    database = Database(resolve_database_url(settings), pool_size=20)
+
+    async def one(_index: int) -> bool:
+        async with database.sessions() as session:
+            answer = await build_inbound_answer(session, payload)
+        return bool(answer["call_inbound"])
+
+    for _ in range(3):
+        await asyncio.gather(*(one(warm) for warm in range(20)))
+    result = await steady(rate, count, one)
+    result["mode"] = "in_process (hub route not on this branch)"
+    await database.dispose()
+    return result
+
+
+def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"askpro serve exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("askpro serve did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    options = parser.parse_args()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ASKPRO_DATA_DIR": str(ROOT / "var" / "bench"),
+        "ASKPRO_LOG_LEVEL": "WARNING",
+        "ASKPRO_DATABASE_POOL_SIZE": "40",
+    }
+    for name in ("ASKPRO_DATABASE_URL", "ASKPRO_RETELL_API_KEY", "ASKPRO_CALCOM_API_KEY"):
+        env.pop(name, None)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "askpro"), "serve", "--port", str(port), "--no-worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(base_url, server)
+        results = asyncio.run(run(options.rate, options.seconds, base_url))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    line = {
+        "benchmark": "phone_agent",
+        "rate_per_second": options.rate,
+        "seconds": options.seconds,
+        **results,
+        "targets_ms": {"inbound_p99": 25, "check_availability_p99": 50},
+    }
+    sys.stdout.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Queries of the customers feature (tenant-scoped by ``company_id``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.models import Appointment, Call, Customer
+
+# Follow merged_into_id chains at most this deep (a merge of a merged survivor is rare).
+MAX_MERGE_DEPTH = 10
+
+
+async def get(session: AsyncSession, company_id: int, customer_id: int) -> Customer | None:
+    result = await session.execute(
+        select(Customer).where(Customer.company_id == company_id, Customer.id == customer_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def find_by_phone(session: AsyncSession, company_id: int, phone: str) -> Customer | None:
+    result = await session.execute(
+        select(Customer).where(Customer.company_id == company_id, Customer.phone == phone)
+    )
+    return result.scalar_one_or_none()
+
+
+async def insert_or_get_by_phone(
+    session: AsyncSession, company_id: int, phone: str, name: str | None, email: str | None
+) -> tuple[Customer, bool]:
+    """``INSERT … ON CONFLICT DO NOTHING`` then read: never check-then-insert."""
+    statement = (
+        insert(Customer)
+        .values(company_id=company_id, phone=phone, name=name, email=email)
+        .on_conflict_do_nothing(
+            index_elements=["company_id", "phone"], index_where=Customer.phone.is_not(None)
+        )
+        .returning(Customer.id)
+    )
+    inserted_id = (await session.execute(statement)).scalar_one_or_none()
+    customer = await find_by_phone(session, company_id, phone)
+    assert customer is not None  # inserted now or by the transaction we conflicted with
+    return customer, inserted_id is not None
+
+
+async def add(session: AsyncSession, customer: Customer) -> Customer:
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def lock(session: AsyncSession, company_id: int, ids: list[int]) -> list[Customer]:
+    """Row-lock customers in id order (a fixed order cannot deadlock with another merge)."""
+    result = await session.execute(
+        select(Customer)
+        .where(Customer.company_id == company_id, Customer.id.in_(ids))
+        .order_by(Customer.id)
+        .with_for_update()
+    )
+    return list(result.scalars().all())
+
+
+async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dict[str, int]:
+    appointments = await session.execute(
+        update(Appointment)
+        .where(Appointment.customer_id == loser_id)
+        .values(customer_id=survivor_id)
+        .returning(Appointment.id)
+    )
+    calls = await session.execute(
+        update(Call)
+        .where(Call.customer_id == loser_id)
+        .values(customer_id=survivor_id)
+        .returning(Call.id)
+    )
+    merged = await session.execute(
+        update(Customer)
+        .where(Customer.merged_into_id == loser_id)
+        .values(merged_into_id=survivor_id)
+        .returning(Customer.id)
+    )
+    return {
+        "appointments": len(appointments.all()),
+        "calls": len(calls.all()),
+        "earlier_merges": len(merged.all()),
+    }

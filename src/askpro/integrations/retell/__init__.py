@@ -1,0 +1,1 @@
+"""Retell AI: the inbound-call answer and the agent's tool (function) endpoints."""

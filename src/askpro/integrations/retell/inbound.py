@@ -1,0 +1,82 @@
+"""The answer to Retell's inbound-call webhook: who is calling whom, and what to offer.
+
+Installed into the webhook hub with ``set_inbound_responder``; the hub verifies the
+signature, records the event and returns what :func:`build_inbound_answer` builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from askpro.calls.service import route_for_number
+from askpro.customers import service as customers
+from askpro.integrations.retell.metrics import INBOUND_ANSWERS
+from askpro.kit.time import utc_now, zone
+from askpro.models import Company, Service
+from askpro.observability import get_logger
+
+log = get_logger(__name__)
+
+
+def should_take_message(company: Company) -> bool:
+    """True when the agent must not book: the company is suspended or out of prepaid credit.
+
+    Billing refines "out of credit"; this is the one place that decides it.
+    """
+    if company.status == "suspended":
+        return True
+    return company.price_per_minute_cents > 0 and company.balance_cents <= 0
+
+
+async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
+    inbound = payload.get("call_inbound") if isinstance(payload, dict) else None
+    inbound = inbound if isinstance(inbound, dict) else {}
+    route = await route_for_number(session, inbound.get("to_number"))
+    if route is None:
+        INBOUND_ANSWERS.labels("unknown_number").inc()
+        log.warning("retell.inbound_unknown_number")
+        return {"call_inbound": {}}
+    company = route.company
+    branch = route.branch
+    customer = await customers.find_by_phone(session, company, inbound.get("from_number"))
+    services = (
+        await session.execute(
+            select(Service.name, Service.duration_minutes)
+            .where(Service.company_id == company.id, Service.active.is_(True))
+            .order_by(Service.name)
+        )
+    ).all()
+    time_zone = route.time_zone
+    now = utc_now().astimezone(zone(time_zone))
+    take_message = should_take_message(company)
+    variables = {
+        "company_name": company.name,
+        "branch_name": branch.name if branch else company.name,
+        "customer_name": (customer.name or "") if customer else "",
+        "customer_known": "true" if customer is not None else "false",
+        "current_date": now.date().isoformat(),
+        "current_weekday": now.strftime("%A"),
+        "current_time": now.strftime("%H:%M"),
+        "time_zone": time_zone,
+        "language": company.locale,
+        "services": ", ".join(f"{name} ({minutes} min)" for name, minutes in services),
+        "booking_mode": "take_message" if take_message else "book",
+        "agent_instruction": (
+            "Do not book, move or cancel appointments; take a message for the business."
+            if take_message
+            else "You may check availability and book, move or cancel appointments."
+        ),
+    }
+    metadata = {
+        "company_id": str(company.id),
+        "branch_id": str(branch.id) if branch else "",
+        "customer_id": str(customer.id) if customer else "",
+    }
+    answer: dict[str, Any] = {"dynamic_variables": variables, "metadata": metadata}
+    if route.agent_id:
+        answer["override_agent_id"] = route.agent_id
+    INBOUND_ANSWERS.labels("take_message" if take_message else "answered").inc()
+    return {"call_inbound": answer}

@@ -1,0 +1,197 @@
+"""One sentence per outcome that the agent can say, in German or English.
+
+Times are spoken in the branch's time zone; at most three options are offered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from askpro.booking.availability import Slot
+from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
+from askpro.kit.time import zone
+
+WEEKDAYS = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+MONTHS = {
+    "de": (
+        "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+        "September", "Oktober", "November", "Dezember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+
+def language(locale: str | None) -> str:
+    return "en" if (locale or "de").lower().startswith("en") else "de"
+
+
+def spoken_time(moment: dt.datetime, time_zone: str, locale: str) -> str:
+    """``Mittwoch, 2. Dezember um 10:00 Uhr`` / ``Wednesday, 2 December at 10:00``."""
+    lang = language(locale)
+    local = moment.astimezone(zone(time_zone))
+    weekday = WEEKDAYS[lang][local.weekday()]
+    month = MONTHS[lang][local.month - 1]
+    if lang == "de":
+        return f"{weekday}, {local.day}. {month} um {local:%H:%M} Uhr"
+    return f"{weekday}, {local.day} {month} at {local:%H:%M}"
+
+
+def _options(slots: Sequence[Slot], time_zone: str, locale: str) -> str:
+    spoken = [spoken_time(slot.start, time_zone, locale) for slot in slots[:3]]
+    if len(spoken) <= 1:
+        return "".join(spoken)
+    joiner = " oder " if language(locale) == "de" else " or "
+    return ", ".join(spoken[:-1]) + joiner + spoken[-1]
+
+
+def _offer(slots: Sequence[Slot], time_zone: str, locale: str) -> str:
+    if not slots:
+        return (
+            " Leider finde ich in den nächsten Tagen keinen freien Termin."
+            if language(locale) == "de"
+            else " I'm afraid I can't find a free time in the next few days."
+        )
+    options = _options(slots, time_zone, locale)
+    if language(locale) == "de":
+        return f" Ich kann Ihnen {options} anbieten."
+    return f" I can offer {options}."
+
+
+def _what(appointment: AppointmentView, time_zone: str, locale: str) -> str:
+    when = spoken_time(appointment.start, time_zone, locale)
+    if language(locale) == "de":
+        return f"{appointment.service_name} bei {appointment.staff_name} am {when}"
+    return f"{appointment.service_name} with {appointment.staff_name} on {when}"
+
+
+def booking_message(result: BookingResult, locale: str) -> str:
+    """The sentence for a booking-service result (book, hold, reschedule, cancel)."""
+    de = language(locale) == "de"
+    tz = result.time_zone
+    appointment = result.appointment
+    offer = _offer(result.alternatives, tz, locale)
+    outcome = result.outcome
+    if outcome is Outcome.AVAILABLE and appointment is not None:
+        return (
+            f"{_what(appointment, tz, locale)} ist frei, ich halte den Termin kurz für Sie."
+            if de
+            else f"{_what(appointment, tz, locale)} is free; I'm holding it for you."
+        )
+    if outcome is Outcome.BOOKED and appointment is not None:
+        return (
+            f"Gebucht: {_what(appointment, tz, locale)}."
+            if de
+            else f"Booked: {_what(appointment, tz, locale)}."
+        )
+    if outcome is Outcome.PENDING_CONFIRMATION and appointment is not None:
+        return (
+            f"Ihr Termin {_what(appointment, tz, locale)} ist eingetragen; "
+            "die Bestätigung folgt in Kürze."
+            if de
+            else f"Your appointment, {_what(appointment, tz, locale)}, is booked; "
+            "the confirmation will follow shortly."
+        )
+    if outcome is Outcome.ALREADY_BOOKED and appointment is not None:
+        return (
+            f"Dieser Termin war bereits gebucht: {_what(appointment, tz, locale)}."
+            if de
+            else f"That appointment was already booked: {_what(appointment, tz, locale)}."
+        )
+    if outcome is Outcome.RESCHEDULED and appointment is not None:
+        suffix = ""
+        if result.reason == "confirmation_pending":
+            suffix = " Die Bestätigung folgt." if de else " The confirmation will follow."
+        return (
+            f"Verschoben auf {spoken_time(appointment.start, tz, locale)}.{suffix}"
+            if de
+            else f"Moved to {spoken_time(appointment.start, tz, locale)}.{suffix}"
+        )
+    if outcome is Outcome.CANCELLED and appointment is not None:
+        return (
+            f"Der Termin {_what(appointment, tz, locale)} ist storniert."
+            if de
+            else f"The appointment, {_what(appointment, tz, locale)}, is cancelled."
+        )
+    if outcome is Outcome.SLOT_TAKEN:
+        head = (
+            "Dieser Termin ist leider gerade vergeben worden."
+            if de
+            else "Sorry, that time has just been taken."
+        )
+        if result.reason == "not_offered":
+            head = "Diese Uhrzeit ist leider nicht frei." if de else "Sorry, that time isn't free."
+        return head + offer
+    if outcome is Outcome.TOO_SOON:
+        head = "Das ist leider zu kurzfristig." if de else "Sorry, that is too soon to book."
+        return head + offer
+    if outcome is Outcome.OUTSIDE_HOURS:
+        if result.reason == "beyond_horizon":
+            head = (
+                "So weit im Voraus kann ich leider noch nicht buchen."
+                if de
+                else "Sorry, I can't book that far ahead yet."
+            )
+        else:
+            head = (
+                "Zu dieser Zeit haben wir leider nicht geöffnet."
+                if de
+                else "Sorry, we're not open at that time."
+            )
+        return head + offer
+    if outcome is Outcome.NOT_FOUND:
+        return (
+            "Ich habe dazu leider keinen Termin gefunden."
+            if de
+            else "Sorry, I couldn't find that appointment."
+        )
+    return simple_message(outcome, locale)
+
+
+def simple_message(outcome: Outcome, locale: str, detail: str = "") -> str:
+    de = language(locale) == "de"
+    if outcome is Outcome.UPSTREAM_UNAVAILABLE:
+        return (
+            "Ich erreiche den Kalender gerade nicht; versuchen wir es gleich noch einmal."
+            if de
+            else "I can't reach the calendar right now; let's try again in a moment."
+        )
+    if outcome is Outcome.INVALID_REQUEST:
+        return (
+            f"Mir fehlen noch Angaben: {detail}." if de else f"I still need some details: {detail}."
+        )
+    return detail
+
+
+def availability_message(slots: Sequence[Slot], time_zone: str, locale: str) -> str:
+    de = language(locale) == "de"
+    if not slots:
+        return (
+            "In diesem Zeitraum ist leider nichts frei."
+            if de
+            else "Sorry, nothing is free in that period."
+        )
+    options = _options(slots, time_zone, locale)
+    return f"Frei wäre {options}." if de else f"Free times are {options}."
+
+
+def appointments_message(
+    appointments: Sequence[AppointmentView], time_zone: str, locale: str
+) -> str:
+    de = language(locale) == "de"
+    if not appointments:
+        return (
+            "Unter Ihrer Nummer finde ich keinen kommenden Termin."
+            if de
+            else "I can't find an upcoming appointment under your number."
+        )
+    listed = "; ".join(_what(item, time_zone, locale) for item in appointments[:3])
+    if de:
+        return f"Ich finde {len(appointments)} kommende(n) Termin(e): {listed}."
+    return f"I found {len(appointments)} upcoming appointment(s): {listed}."

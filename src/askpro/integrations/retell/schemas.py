@@ -1,0 +1,157 @@
+"""The agent tools' arguments (what the LLM fills in) and the answers they get."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PartOfDay = Literal["morning", "afternoon", "evening"]
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class CheckAvailabilityArgs(ToolArgs):
+    service: str = Field(min_length=1, description="Service name as the caller said it.")
+    date: dt.date | None = Field(default=None, description="Day asked for (YYYY-MM-DD).")
+    time: dt.time | None = Field(default=None, description="Exact time asked for (HH:MM).")
+    part_of_day: PartOfDay | None = None
+    staff: str | None = Field(default=None, description="Staff member's name, if any.")
+
+
+class BookAppointmentArgs(ToolArgs):
+    service: str = Field(min_length=1)
+    date: dt.date
+    time: dt.time
+    staff: str | None = None
+    customer_name: str | None = None
+    email: str | None = None
+    notes: str | None = Field(default=None, max_length=1000)
+
+
+class FindAppointmentsArgs(ToolArgs):
+    pass
+
+
+class RescheduleAppointmentArgs(ToolArgs):
+    appointment_id: int | None = None
+    new_date: dt.date
+    new_time: dt.time
+
+
+class CancelAppointmentArgs(ToolArgs):
+    appointment_id: int | None = None
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class ToolRequest(BaseModel):
+    """Retell's custom-function body: ``{name, call, args}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    call: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("call", "args", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+TOOL_ARGS: dict[str, type[ToolArgs]] = {
+    "check_availability": CheckAvailabilityArgs,
+    "book_appointment": BookAppointmentArgs,
+    "find_appointments": FindAppointmentsArgs,
+    "reschedule_appointment": RescheduleAppointmentArgs,
+    "cancel_appointment": CancelAppointmentArgs,
+}
+# Tools whose repeated delivery must give the first answer (they change the book).
+STORED_ANSWER_TOOLS = frozenset(
+    {"book_appointment", "reschedule_appointment", "cancel_appointment"}
+)
+
+
+_DATE = {
+    "type": "string",
+    "format": "date",
+    "description": "Day in the business's time zone, YYYY-MM-DD.",
+}
+_TIME = {
+    "type": "string",
+    "pattern": "^[0-2][0-9]:[0-5][0-9]$",
+    "description": "Local time, HH:MM (24 h).",
+}
+_SERVICE = {"type": "string", "description": "The service the caller wants, e.g. 'Haircut'."}
+_STAFF = {"type": "string", "description": "Staff member the caller asked for (optional)."}
+_APPOINTMENT_ID = {
+    "type": "integer",
+    "description": "Id from find_appointments; omit when the caller has one upcoming appointment.",
+}
+
+# The custom functions to configure on the Retell agent (POST, "Payload: args only" OFF).
+RETELL_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "check_availability",
+        "description": "Find free times for a service. With date and time: check that exact "
+        "time and hold it for this call for 5 minutes. With a date only: up to 3 free times "
+        "that day. With neither: the next 3 free times.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": _SERVICE,
+                "date": _DATE,
+                "time": _TIME,
+                "part_of_day": {"type": "string", "enum": ["morning", "afternoon", "evening"]},
+                "staff": _STAFF,
+            },
+            "required": ["service"],
+        },
+    },
+    {
+        "name": "book_appointment",
+        "description": "Book the time the caller confirmed. Say the returned message.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": _SERVICE,
+                "date": _DATE,
+                "time": _TIME,
+                "staff": _STAFF,
+                "customer_name": {"type": "string", "description": "The caller's name."},
+                "email": {"type": "string", "description": "The caller's e-mail (optional)."},
+                "notes": {"type": "string", "description": "Anything the business should know."},
+            },
+            "required": ["service", "date", "time"],
+        },
+    },
+    {
+        "name": "find_appointments",
+        "description": "The caller's upcoming appointments, found by their phone number.",
+        "parameters": {"type": "object", "properties": {}, "required": []},
+    },
+    {
+        "name": "reschedule_appointment",
+        "description": "Move the caller's appointment to a new date and time.",
+        "parameters": {
+            "type": "object",
+            "properties": {"appointment_id": _APPOINTMENT_ID, "new_date": _DATE, "new_time": _TIME},
+            "required": ["new_date", "new_time"],
+        },
+    },
+    {
+        "name": "cancel_appointment",
+        "description": "Cancel the caller's appointment.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "appointment_id": _APPOINTMENT_ID,
+                "reason": {"type": "string", "description": "Why, in the caller's words."},
+            },
+            "required": [],
+        },
+    },
+]

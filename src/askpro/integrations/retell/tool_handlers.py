@@ -1,0 +1,360 @@
+"""One coroutine per agent tool; each returns the JSON answer the agent reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from askpro.booking import changes, records, service
+from askpro.booking.availability import (
+    BookingContext,
+    ContextError,
+    Slot,
+    alternatives,
+    calendar_starts,
+    earliest_start,
+    latest_start,
+    load_context,
+    subtract_local,
+)
+from askpro.booking.gateway import CalendarUnavailable
+from askpro.booking.outcomes import BookingResult, Outcome
+from askpro.integrations.retell import messages
+from askpro.integrations.retell.schemas import (
+    BookAppointmentArgs,
+    CancelAppointmentArgs,
+    CheckAvailabilityArgs,
+    FindAppointmentsArgs,
+    RescheduleAppointmentArgs,
+)
+from askpro.integrations.retell.tools import (
+    ToolContext,
+    answer,
+    find_service,
+    find_staff,
+    from_result,
+    invalid,
+)
+from askpro.kit.time import zone
+from askpro.models import Appointment, Call, Service
+
+PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+CHANNEL = "phone"
+
+
+class NonexistentLocalTime(ValueError):
+    """The wall-clock time falls into the hour skipped when summer time starts."""
+
+
+def local_instant(day: dt.date, at: dt.time, time_zone: str) -> dt.datetime:
+    """The instant of a local wall-clock time. An ambiguous time (the hour repeated when
+    summer time ends) means its first occurrence; a time inside the spring-forward gap
+    does not exist and raises :class:`NonexistentLocalTime` (never silently shifted)."""
+    tz = zone(time_zone)
+    wall = dt.datetime.combine(day, at.replace(tzinfo=None, fold=0))
+    instant = wall.replace(tzinfo=tz).astimezone(dt.UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != wall:
+        raise NonexistentLocalTime(f"{wall:%Y-%m-%d %H:%M} does not exist in {time_zone}")
+    return instant
+
+
+def _nonexistent(context: ToolContext, field: str, error: NonexistentLocalTime) -> dict[str, Any]:
+    detail = (
+        f"{field} (die Uhr wird in dieser Nacht umgestellt: {error})"
+        if messages.language(context.locale) == "de"
+        else f"{field} (the clocks change that night: {error})"
+    )
+    return invalid(context.locale, [field], detail)
+
+
+def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
+    """Up to ``count`` options spread over the slots (early, middle, late)."""
+    if len(slots) <= count:
+        return slots
+    step = (len(slots) - 1) / (count - 1)
+    return [slots[round(index * step)] for index in range(count)]
+
+
+def _actor(context: ToolContext) -> str:
+    return f"retell:{context.call_id or 'unknown-call'}"
+
+
+async def _resolve(
+    context: ToolContext, service_name: str, staff_name: str | None
+) -> tuple[Service, int | None] | dict[str, Any]:
+    found = await find_service(context, service_name)
+    if isinstance(found, list):
+        offered = ", ".join(found)
+        return invalid(context.locale, ["service"], f"service (offered: {offered})")
+    staff_id = None
+    if staff_name:
+        staff = await find_staff(context, staff_name)
+        if staff is None:
+            return invalid(context.locale, ["staff"], f"staff ({staff_name!r} unknown)")
+        staff_id = staff.id
+    return found, staff_id
+
+
+async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) -> dict[str, Any]:
+    resolved = await _resolve(context, args.service, args.staff)
+    if isinstance(resolved, dict):
+        return resolved
+    found, staff_id = resolved
+    if args.time is not None and args.date is None:
+        return invalid(context.locale, ["date"])
+    if args.date is not None and args.time is not None:
+        try:
+            start = local_instant(args.date, args.time, context.time_zone)
+        except NonexistentLocalTime as error:
+            return _nonexistent(context, "time", error)
+        request = service.BookRequest(
+            company_id=context.company.id,
+            service_id=found.id,
+            start=start,
+            branch_id=context.route.branch_id,
+            staff_id=staff_id,
+            customer_id=context.customer_id,
+            call_row_id=context.call_row_id,
+            source="phone",
+            actor=_actor(context),
+            channel=CHANNEL,
+        )
+        if context.call_row_id is not None:
+            result = await changes.hold(
+                context.runtime.database, request, gateway=context.gateway, now=context.now
+            )
+            return from_result(result, context)
+        verdict = await service.precheck(
+            await _booking_context(context, found.id, staff_id), context.gateway, start, context.now
+        )
+        if verdict is None:
+            slot = Slot(start, start + dt.timedelta(minutes=found.duration_minutes), ())
+            return answer(
+                Outcome.AVAILABLE,
+                messages.availability_message([slot], context.time_zone, context.locale),
+                time_zone=context.time_zone,
+                options=[slot],
+            )
+        return from_result(verdict, context)
+    return await _list_options(context, args, found.id, staff_id)
+
+
+async def _booking_context(
+    context: ToolContext, service_id: int, staff_id: int | None
+) -> BookingContext:
+    cached = context.catalog.contexts.get((service_id, staff_id)) if context.catalog else None
+    if cached is not None:
+        return cached
+    async with context.read() as session:
+        loaded = await load_context(
+            session,
+            context.company.id,
+            service_id,
+            branch_id=context.route.branch_id,
+            staff_id=staff_id,
+        )
+        session.expunge_all()  # detached rows: usable after the session, never written
+    if context.catalog is not None:
+        context.catalog.contexts[(service_id, staff_id)] = loaded
+    return loaded
+
+
+async def _list_options(
+    context: ToolContext, args: CheckAvailabilityArgs, service_id: int, staff_id: int | None
+) -> dict[str, Any]:
+    tz = zone(context.time_zone)
+    day = args.date or context.now.astimezone(tz).date()
+    days = 1 if args.date else 7
+    first, last = PARTS_OF_DAY.get(args.part_of_day or "", (0, 24))
+    start = dt.datetime.combine(day, dt.time(0), tz).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(0), tz).astimezone(dt.UTC)
+    try:
+        booking_context = await _booking_context(context, service_id, staff_id)
+    except ContextError as error:
+        return invalid(context.locale, ["service"], str(error))
+    try:
+        window_start = max(start, earliest_start(booking_context, context.now))
+        window_end = min(end, latest_start(booking_context, context.now))
+        starts: list[dt.datetime] = []
+        if window_start < window_end:
+            starts = await calendar_starts(
+                booking_context, context.gateway, window_start, window_end
+            )
+        async with context.read() as session:
+            if context.call_row_id is None and context.call_id is not None:
+                # The call's own hold must not hide its time from the call itself.
+                context.call_row_id = (
+                    await session.execute(select(Call.id).where(Call.call_id == context.call_id))
+                ).scalar_one_or_none()
+            slots = await subtract_local(
+                session,
+                booking_context,
+                [moment for moment in starts if first <= moment.astimezone(tz).hour < last],
+                now=context.now,
+                ignore_call_id=context.call_row_id,
+            )
+            if slots:
+                options = _spread(slots) if args.date else slots[:3]
+                return answer(
+                    Outcome.AVAILABLE,
+                    messages.availability_message(options, context.time_zone, context.locale),
+                    time_zone=context.time_zone,
+                    options=options,
+                )
+            offered = await calendar_starts(booking_context, context.gateway, start, end)
+            nearby = await alternatives(
+                session,
+                booking_context,
+                context.gateway,
+                start + (end - start) / 2,
+                now=context.now,
+                ignore_call_id=context.call_row_id,
+            )
+    except CalendarUnavailable:
+        return answer(
+            Outcome.UPSTREAM_UNAVAILABLE,
+            messages.simple_message(Outcome.UPSTREAM_UNAVAILABLE, context.locale),
+        )
+    outcome = Outcome.SLOT_TAKEN if offered else Outcome.OUTSIDE_HOURS
+    result = BookingResult(outcome, context.time_zone, alternatives=nearby)
+    return from_result(result, context)
+
+
+async def book_appointment(context: ToolContext, args: BookAppointmentArgs) -> dict[str, Any]:
+    resolved = await _resolve(context, args.service, args.staff)
+    if isinstance(resolved, dict):
+        return resolved
+    found, staff_id = resolved
+    try:
+        start = local_instant(args.date, args.time, context.time_zone)
+    except NonexistentLocalTime as error:
+        return _nonexistent(context, "time", error)
+    idempotency = f"retell:{context.call_id}:{args.model_dump_json()}" if context.call_id else None
+    request = service.BookRequest(
+        company_id=context.company.id,
+        service_id=found.id,
+        start=start,
+        branch_id=context.route.branch_id,
+        staff_id=staff_id,
+        customer_id=context.customer_id,
+        call_row_id=context.call_row_id,
+        idempotency_key=_short_key(idempotency),
+        notes=args.notes,
+        source="phone",
+        actor=_actor(context),
+        channel=CHANNEL,
+    )
+    budget = context.runtime.settings.booking_sync_budget_seconds
+    result = await service.book(
+        context.runtime.database,
+        request,
+        gateway=context.gateway,
+        now=context.now,
+        sync_budget_seconds=budget,
+    )
+    return from_result(result, context)
+
+
+def _short_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    import hashlib
+
+    return "retell:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+async def _upcoming(context: ToolContext) -> list[Appointment]:
+    if context.customer_id is None:
+        return []
+    async with context.runtime.database.sessions() as session:
+        rows = await session.execute(
+            select(Appointment)
+            .where(
+                Appointment.company_id == context.company.id,
+                Appointment.customer_id == context.customer_id,
+                Appointment.status == "booked",
+                Appointment.starts_at >= context.now,
+            )
+            .order_by(Appointment.starts_at)
+            .limit(5)
+        )
+        return list(rows.scalars().all())
+
+
+async def find_appointments(context: ToolContext, args: FindAppointmentsArgs) -> dict[str, Any]:
+    if context.customer_id is None:
+        return invalid(context.locale, ["caller_number"], "caller number withheld")
+    upcoming = await _upcoming(context)
+    async with context.runtime.database.sessions() as session:
+        views = [await records.view(session, row) for row in upcoming]
+    return answer(
+        Outcome.BOOKED if views else Outcome.NOT_FOUND,
+        messages.appointments_message(views, context.time_zone, context.locale),
+        time_zone=context.time_zone,
+        appointments=views,
+    )
+
+
+async def _pick(context: ToolContext, appointment_id: int | None) -> int | dict[str, Any]:
+    """The appointment meant: the id given, or the caller's only upcoming one."""
+    if appointment_id is not None:
+        return appointment_id
+    upcoming = await _upcoming(context)
+    if len(upcoming) == 1:
+        return upcoming[0].id
+    if not upcoming:
+        result = BookingResult(Outcome.NOT_FOUND, context.time_zone)
+        return from_result(result, context)
+    return invalid(context.locale, ["appointment_id"], "appointment_id (several upcoming)")
+
+
+async def reschedule_appointment(
+    context: ToolContext, args: RescheduleAppointmentArgs
+) -> dict[str, Any]:
+    try:
+        new_start = local_instant(args.new_date, args.new_time, context.time_zone)
+    except NonexistentLocalTime as error:
+        return _nonexistent(context, "new_time", error)
+    picked = await _pick(context, args.appointment_id)
+    if isinstance(picked, dict):
+        return picked
+    change = changes.ChangeRequest(
+        company_id=context.company.id,
+        appointment_id=picked,
+        actor=_actor(context),
+        channel=CHANNEL,
+        customer_id=context.customer_id if context.customer_id is not None else -1,
+    )
+    result = await changes.reschedule(
+        context.runtime.database,
+        change,
+        new_start,
+        gateway=context.gateway,
+        now=context.now,
+        call_row_id=context.call_row_id,
+        sync_budget_seconds=context.runtime.settings.booking_sync_budget_seconds,
+    )
+    return from_result(result, context)
+
+
+async def cancel_appointment(context: ToolContext, args: CancelAppointmentArgs) -> dict[str, Any]:
+    picked = await _pick(context, args.appointment_id)
+    if isinstance(picked, dict):
+        return picked
+    change = changes.ChangeRequest(
+        company_id=context.company.id,
+        appointment_id=picked,
+        actor=_actor(context),
+        channel=CHANNEL,
+        customer_id=context.customer_id if context.customer_id is not None else -1,
+        reason=args.reason,
+    )
+    result = await changes.cancel(
+        context.runtime.database,
+        change,
+        gateway=context.gateway,
+        sync_budget_seconds=context.runtime.settings.booking_sync_budget_seconds,
+    )
+    return from_result(result, context)

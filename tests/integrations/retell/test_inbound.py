@@ -1,0 +1,98 @@
+"""The inbound-call answer installed into the webhook hub."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import update
+
+from askpro.db import Database
+from askpro.integrations.retell import routes  # noqa: F401 - installs the responder
+from askpro.integrations.retell.inbound import build_inbound_answer, should_take_message
+from askpro.models import Company, PhoneNumber
+from askpro.webhooks.registry import inbound_responder
+from tests.fixtures.booking import Salon
+from tests.fixtures.factories import create_customer
+
+
+def _payload(salon: Salon, caller: str = "+4917600000001") -> dict:
+    return {
+        "event": "call_inbound",
+        "call_inbound": {"agent_id": "agent_1", "from_number": caller, "to_number": salon.number},
+    }
+
+
+async def test_responder_is_installed_in_the_hub() -> None:
+    assert inbound_responder() is build_inbound_answer
+
+
+async def test_known_caller_gets_name_services_and_ids(database: Database, salon: Salon) -> None:
+    async with database.sessions() as session:
+        customer = await create_customer(
+            session, salon.company, phone="+4917600000001", name="Lisa"
+        )
+        await session.execute(
+            update(PhoneNumber)
+            .where(PhoneNumber.number == salon.number)
+            .values(retell_agent_id="agent_salon")
+        )
+        await session.commit()
+        started = time.perf_counter()
+        answer = await build_inbound_answer(session, _payload(salon, "0176 00000001"))
+        elapsed = time.perf_counter() - started
+    inbound = answer["call_inbound"]
+    variables = inbound["dynamic_variables"]
+    assert variables["company_name"] == "Salon Test"
+    assert variables["branch_name"] == "Mitte"
+    assert variables["customer_name"] == "Lisa"
+    assert variables["customer_known"] == "true"
+    assert variables["services"] == "Colouring (60 min), Haircut (30 min)"
+    assert variables["booking_mode"] == "book"
+    assert variables["time_zone"] == "Europe/Berlin"
+    assert len(variables["current_date"]) == 10
+    assert len(variables["current_time"]) == 5
+    assert all(isinstance(value, str) for value in variables.values())
+    assert inbound["metadata"] == {
+        "company_id": str(salon.company.id),
+        "branch_id": str(salon.branch.id),
+        "customer_id": str(customer.id),
+    }
+    assert inbound["override_agent_id"] == "agent_salon"
+    assert elapsed < 1.0
+
+
+async def test_unknown_caller_and_unknown_number(database: Database, salon: Salon) -> None:
+    async with database.sessions() as session:
+        answer = await build_inbound_answer(session, _payload(salon, "+4917699999999"))
+        assert answer["call_inbound"]["dynamic_variables"]["customer_known"] == "false"
+        assert "override_agent_id" not in answer["call_inbound"]
+        nobody = await build_inbound_answer(
+            session,
+            {
+                "event": "call_inbound",
+                "call_inbound": {"from_number": "+1", "to_number": "+4930111"},
+            },
+        )
+        assert nobody == {"call_inbound": {}}
+        assert await build_inbound_answer(session, {"nonsense": True}) == {"call_inbound": {}}
+
+
+async def test_suspended_or_out_of_credit_company_takes_messages(
+    database: Database, salon: Salon
+) -> None:
+    async with database.sessions() as session:
+        company = await session.get(Company, salon.company.id)
+        company.price_per_minute_cents = 12
+        company.balance_cents = 0
+        await session.commit()
+        assert should_take_message(company)
+        answer = await build_inbound_answer(session, _payload(salon))
+        assert answer["call_inbound"]["dynamic_variables"]["booking_mode"] == "take_message"
+        company.balance_cents = 500
+        assert not should_take_message(company)
+        company.status = "suspended"
+        assert should_take_message(company)
+        company.status = "active"
+        company.price_per_minute_cents = 0
+        company.balance_cents = 0
+        assert not should_take_message(company)  # free plan: no balance needed
