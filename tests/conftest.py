@@ -92,3 +92,11 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://askpro.test") as client:
         yield client
     await app.state.audit_writer.close()  # no audit rows may land in the next test
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that open ~60 connections run alone (``make test`` runs them after the rest),
+    so two parallel workers never exceed the server's ``max_connections``."""
+    for item in items:
+        if "wide_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.serial)
