@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from askpro.config import Settings
+from askpro.kit.time import parse_instant
 from askpro.webhooks import signatures
 
 MAX_DEDUP_KEY = 300
@@ -91,16 +92,6 @@ def _from_epoch_ms(value: Any) -> dt.datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
     return None
-
-
-def _from_iso(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _company_id(value: Any) -> int | None:
@@ -191,7 +182,7 @@ def parse_calcom(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
         event_type=event_type,
         dedup_key=_bounded(key, MAX_DEDUP_KEY),
         entity_key=_bounded(entity, MAX_ENTITY_KEY) if entity else None,
-        occurred_at=_from_iso(created_at),
+        occurred_at=parse_instant(created_at),
         routing=Routing(company_id=_company_id(company_hint)),
     )
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.integrations.calcom.sync import repository
 from askpro.integrations.calcom.sync.apply import apply_snapshot
-from askpro.integrations.calcom.sync.snapshot import TRIGGER_KINDS, from_webhook, parse_instant
+from askpro.integrations.calcom.sync.snapshot import TRIGGER_KINDS, from_webhook
+from askpro.kit.time import parse_instant
 from askpro.models import CalcomBooking, Company, WebhookEvent
 from askpro.observability import get_logger
 from askpro.webhooks.registry import handles

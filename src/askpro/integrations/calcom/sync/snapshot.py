@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from askpro.integrations.calcom.dtos import Booking
+from askpro.kit.time import parse_instant
 
 CANCELLED_STATUSES = ("cancelled", "rejected")
 TRIGGER_KINDS = {
@@ -47,16 +48,6 @@ class BookingSnapshot:
     @property
     def cancelled(self) -> bool:
         return self.status in CANCELLED_STATUSES
-
-
-def parse_instant(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _int(value: Any) -> int | None:
