@@ -87,6 +87,7 @@ async def log_event(session: AsyncSession, event: WebhookEvent) -> None:
     )
 
 
-def register() -> None:
-    for provider, event_types in KNOWN_EVENT_TYPES.items():
-        handles(provider, *event_types)(log_event)
+# Registered at import: this module is the first entry of registry.HANDLER_MODULES, so the
+# logging handler always runs before the features' handlers.
+for _provider, _event_types in KNOWN_EVENT_TYPES.items():
+    handles(_provider, *_event_types)(log_event)

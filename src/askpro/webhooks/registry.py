@@ -23,6 +23,7 @@ from askpro.models import WebhookEvent
 Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[None]]
 
 HANDLER_MODULES: list[str] = [
+    "askpro.webhooks.logging_handlers",
     "askpro.calls.handlers",
     "askpro.integrations.calcom.sync.handlers",
     "askpro.billing.call_charging",

@@ -16,7 +16,7 @@ from askpro.config import Settings
 from askpro.models import WebhookEvent
 from askpro.observability import get_logger
 from askpro.runtime import get_runtime
-from askpro.webhooks import logging_handlers, metrics, repository
+from askpro.webhooks import metrics, repository
 from askpro.webhooks.ingest import PROCESS_TASK, queueing_lock
 from askpro.webhooks.registry import handlers_for, load_handler_modules
 
@@ -179,6 +179,3 @@ async def prune_bodies(timestamp: int) -> int:
 
 worker.periodic(cron="* * * * *", periodic_id="webhooks_sweep")(sweep_received)
 worker.periodic(cron="17 3 * * *", periodic_id="webhooks_prune_bodies")(prune_bodies)
-
-# The hub's own logging handler goes first for every known event type.
-logging_handlers.register()
