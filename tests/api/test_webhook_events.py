@@ -3,6 +3,7 @@ bulk replay, and a replayed event really being processed by a worker."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
@@ -281,6 +282,29 @@ async def test_a_replayed_dead_event_is_processed_by_the_worker(
     assert (done.status, done.attempts, handled) == ("processed", 1, [event.id])
     jobs = await session.execute(
         text("SELECT count(*) FROM procrastinate_jobs WHERE args->>'event_id' = :id"),
+        {"id": str(event.id)},
+    )
+    assert jobs.scalar_one() == 1
+
+
+async def test_concurrent_replays_of_one_event_reset_and_enqueue_it_once(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session)
+    token = await create_token(session, company)
+    event = await create_webhook_event(session, company, status="dead")
+    await session.commit()
+
+    # Each request has its own session and connection: the replays really race.
+    responses = await asyncio.gather(
+        *(api.post(f"{URL}/{event.id}/replay", headers=token.headers) for _ in range(10))
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 9
+    jobs = await session.execute(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs "
+            "WHERE args->>'event_id' = :id AND status = 'todo'"
+        ),
         {"id": str(event.id)},
     )
     assert jobs.scalar_one() == 1
