@@ -20,7 +20,11 @@ from tests.fixtures.auth import create_token
 from tests.fixtures.factories import create_company
 
 # Routes where a platform token without X-Company-ID acts platform-wide instead of a 400.
-PLATFORM_WIDE_PREFIXES = (f"{API_PREFIX}/tokens", f"{API_PREFIX}/audit-logs")
+PLATFORM_WIDE_PREFIXES = (
+    f"{API_PREFIX}/tokens",
+    f"{API_PREFIX}/audit-logs",
+    f"{API_PREFIX}/webhook-events",
+)
 UNKNOWN_TOKEN = "askpro_0123456789abcdef_" + "A" * 43
 
 

@@ -29,6 +29,8 @@ def _fields(response: httpx.Response) -> list[str]:
     return [error["field"] for error in body["errors"]]
 
 
+WEBHOOKS = "/api/v1/webhook-events"
+
 CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("unknown field", "POST", "/api/v1/branches", {"name": "x", "colour": "red"}, 422, "colour"),
     (
@@ -115,6 +117,68 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("id that is not a number", "GET", "/api/v1/staff/abc", None, 422, "path.staff_id"),
     ("id out of range", "GET", "/api/v1/staff/0", None, 422, "path.staff_id"),
     ("company header not a number", "GET", "/api/v1/staff", None, 422, "header.X-Company-ID"),
+    ("unknown webhook provider", "GET", WEBHOOKS + "?provider=paypal", None, 422, "query.provider"),
+    ("unknown webhook status", "GET", WEBHOOKS + "?status=lost", None, 422, "query.status.0"),
+    ("bad webhook date", "GET", WEBHOOKS + "?since=yesterday", None, 422, "query.since"),
+    (
+        "webhook date without offset",
+        "GET",
+        WEBHOOKS + "?until=2030-01-01T09:00:00",
+        None,
+        422,
+        "query.until",
+    ),
+    (
+        "reversed webhook range",
+        "GET",
+        WEBHOOKS + "?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z",
+        None,
+        400,
+        "query.until",
+    ),
+    ("oversized webhook page", "GET", WEBHOOKS + "?limit=201", None, 422, "query.limit"),
+    (
+        "webhook event type too long",
+        "GET",
+        WEBHOOKS + "?event_type=" + "x" * 101,
+        None,
+        422,
+        "query.event_type",
+    ),
+    ("webhook id not a number", "GET", WEBHOOKS + "/abc", None, 422, "path.webhook_event_id"),
+    (
+        "replay of a settled status",
+        "POST",
+        WEBHOOKS + "/replay",
+        {"status": "processed"},
+        422,
+        "status",
+    ),
+    ("replay without status", "POST", WEBHOOKS + "/replay", {"provider": "stripe"}, 422, "status"),
+    (
+        "oversized bulk replay",
+        "POST",
+        WEBHOOKS + "/replay",
+        {"status": "dead", "limit": 1001},
+        422,
+        "limit",
+    ),
+    (
+        "bulk replay since without offset",
+        "POST",
+        WEBHOOKS + "/replay",
+        {"status": "dead", "since": "2030-01-01T00:00:00"},
+        422,
+        "since",
+    ),
+    (
+        "unknown bulk replay filter",
+        "POST",
+        WEBHOOKS + "/replay",
+        {"status": "dead", "type": "x"},
+        422,
+        "type",
+    ),
 ]
 
 

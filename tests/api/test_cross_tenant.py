@@ -5,6 +5,8 @@ Generated from the route table: every tenant resource with an item route is cove
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +27,14 @@ TENANT_ITEM_READS = [
 
 
 def _writes_of(read: RouteEntry) -> list[RouteEntry]:
-    return [e for e in API_ROUTES if e.path == read.path and e.method != "GET"]
+    """Writes of the item itself and its POST actions (``…/{id}/replay``, ``…/{id}/cancel``)."""
+    action = re.compile(re.escape(read.path) + r"/[a-z][a-z-]*")
+    return [
+        e
+        for e in API_ROUTES
+        if (e.path == read.path and e.method != "GET")
+        or (e.method == "POST" and action.fullmatch(e.path))
+    ]
 
 
 def _list_of(read: RouteEntry) -> RouteEntry | None:
@@ -56,7 +65,8 @@ async def test_other_company_gets_404_and_changes_nothing(
         assert str(company_a.id) not in seen.text.replace(goal.url, "")
         for write in _writes_of(read):
             body = example_body(write)
-            changed = await api.request(write.method, goal.url, json=body, headers=headers)
+            url = write.path.format(**goal.ids)
+            changed = await api.request(write.method, url, json=body, headers=headers)
             assert changed.status_code == 404, f"{route_id(write)}: {changed.text}"
         listing = _list_of(read)
         if listing is not None:

@@ -27,6 +27,7 @@ from askpro.db import Database
 from askpro.runtime import Runtime
 from tests.fixtures import factories
 from tests.fixtures.auth import create_token
+from tests.fixtures.webhooks import create_webhook_event
 
 EXAMPLES = int(os.environ.get("ASKPRO_FUZZ_EXAMPLES", "20"))
 
@@ -132,6 +133,8 @@ async def test_openapi_fuzzing_finds_no_server_errors_or_schema_violations(
         await factories.create_appointment(
             session, company, staff[index % 3], service, start + dt.timedelta(hours=index)
         )
+    for status in ("dead", "failed", "processed", "received"):
+        await create_webhook_event(session, company, status=status)
     token = await create_token(session, company)
     await session.commit()
     headers = {**token.headers, "X-Company-ID": str(company.id)}

@@ -20,6 +20,7 @@ from askpro.config import load_settings
 from askpro.models import Company, PhoneNumber
 from tests.fixtures import factories
 from tests.fixtures.auth import create_token
+from tests.fixtures.webhooks import create_webhook_event
 
 
 async def _appointment(session: AsyncSession, company: Company) -> int:
@@ -52,6 +53,10 @@ async def _service(session: AsyncSession, company: Company) -> int:
     return (await factories.create_service(session, company)).id
 
 
+async def _webhook_event(session: AsyncSession, company: Company) -> int:
+    return (await create_webhook_event(session, company, status="failed")).id
+
+
 async def _company(session: AsyncSession, company: Company) -> int:
     return company.id
 
@@ -64,6 +69,7 @@ PATH_PARAMETERS: dict[str, Callable[[AsyncSession, Company], Awaitable[int]]] = 
     "service_id": _service,
     "appointment_id": _appointment,
     "token_id": _token,
+    "webhook_event_id": _webhook_event,
 }
 
 APP = create_app(load_settings(_env_file=None))

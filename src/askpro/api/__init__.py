@@ -14,6 +14,7 @@ from askpro.api import (
     services,
     staff,
     tokens,
+    webhook_events,
 )
 from askpro.api.deps import reject_unknown_query_parameters
 from askpro.auth.audit import AuditMiddleware, AuditWriter
@@ -33,6 +34,7 @@ for module in (
     tokens,
     audit_logs,
     billing,
+    webhook_events,
 ):
     router.include_router(module.router)
 

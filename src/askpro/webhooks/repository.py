@@ -1,4 +1,9 @@
-"""Every query on the webhook inbox (``webhook_events``)."""
+"""Every query on the webhook inbox (``webhook_events``).
+
+Reads and replays take ``company_id``: a company's queries see only rows of that company
+(rows with no company stay invisible to it); ``None`` means platform-wide (operators' CLI,
+platform tokens naming no company).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, up
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Company, PhoneNumber, WebhookEvent
 from askpro.webhooks.providers import ParsedEvent, Routing
 
@@ -209,8 +215,47 @@ async def finish(
     )
 
 
-async def get(session: AsyncSession, event_id: int) -> WebhookEvent | None:
-    return await session.get(WebhookEvent, event_id)
+def _of_company(company_id: int | None) -> list[ColumnElement[bool]]:
+    return [] if company_id is None else [WebhookEvent.company_id == company_id]
+
+
+async def get(
+    session: AsyncSession, event_id: int, *, company_id: int | None = None
+) -> WebhookEvent | None:
+    statement = select(WebhookEvent).where(WebhookEvent.id == event_id, *_of_company(company_id))
+    event: WebhookEvent | None = (await session.execute(statement)).scalar_one_or_none()
+    return event
+
+
+# Newest first; the id makes the order total (and the cursor stable while rows arrive).
+EVENT_SORT = (SortKey(WebhookEvent.received_at), SortKey(WebhookEvent.id))
+
+
+async def page_events(
+    session: AsyncSession,
+    company_id: int | None,
+    page: PageRequest,
+    *,
+    providers: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> tuple[list[WebhookEvent], str | None]:
+    """One page of events newest first (``since`` inclusive, ``until`` exclusive)."""
+    filters = _of_company(company_id)
+    if providers:
+        filters.append(WebhookEvent.provider.in_(providers))
+    if statuses:
+        filters.append(WebhookEvent.status.in_(statuses))
+    if event_types:
+        filters.append(WebhookEvent.event_type.in_(event_types))
+    if since is not None:
+        filters.append(WebhookEvent.received_at >= since)
+    if until is not None:
+        filters.append(WebhookEvent.received_at < until)
+    statement = select(WebhookEvent).where(*filters)
+    return await paginate(session, statement, EVENT_SORT, page, descending=True)
 
 
 async def list_events(
@@ -242,16 +287,28 @@ async def list_events(
 
 
 async def ids_with_status(
-    session: AsyncSession, status: str, since: dt.datetime | None, limit: int
+    session: AsyncSession,
+    status: str,
+    since: dt.datetime | None,
+    limit: int,
+    *,
+    company_id: int | None = None,
+    provider: str | None = None,
 ) -> list[int]:
-    query = select(WebhookEvent.id).where(WebhookEvent.status == status)
+    query = select(WebhookEvent.id).where(WebhookEvent.status == status, *_of_company(company_id))
     if since is not None:
         query = query.where(WebhookEvent.received_at >= since)
+    if provider is not None:
+        query = query.where(WebhookEvent.provider == provider)
     return list((await session.execute(query.order_by(WebhookEvent.id).limit(limit))).scalars())
 
 
 async def reset_for_replay(
-    session: AsyncSession, event_ids: Sequence[int], actor: str
+    session: AsyncSession,
+    event_ids: Sequence[int],
+    actor: str,
+    *,
+    company_id: int | None = None,
 ) -> list[Any]:
     """Back to ``received`` with a fresh attempt budget; returns (id, entity_key, corr. id)."""
     result = await session.execute(
@@ -260,6 +317,7 @@ async def reset_for_replay(
             WebhookEvent.id.in_(event_ids),
             WebhookEvent.status.not_in(("received", "processing")),
             WebhookEvent.body.is_not(None),
+            *_of_company(company_id),
         )
         .values(
             status="received",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.kit.pagination import PageRequest
 from askpro.models.webhooks import WEBHOOK_STATUSES
 from askpro.webhooks import repository
 from askpro.webhooks.ingest import queueing_lock
@@ -52,19 +53,54 @@ async def list_events(
     return [WebhookEventOut.model_validate(row) for row in rows]
 
 
-async def get_event(session: AsyncSession, event_id: int) -> WebhookEventDetail | None:
-    row = await repository.get(session, event_id)
+async def page_events(
+    session: AsyncSession,
+    company_id: int | None,
+    page: PageRequest,
+    *,
+    providers: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> tuple[list[WebhookEventOut], str | None]:
+    """A cursor page of the events ``company_id`` may see (``None``: all), newest first."""
+    rows, cursor = await repository.page_events(
+        session,
+        company_id,
+        page,
+        providers=providers,
+        statuses=statuses,
+        event_types=event_types,
+        since=since,
+        until=until,
+    )
+    return [WebhookEventOut.model_validate(row) for row in rows], cursor
+
+
+async def get_event(
+    session: AsyncSession, event_id: int, *, company_id: int | None = None
+) -> WebhookEventDetail | None:
+    """One event (signature headers hidden); ``None`` if unknown or another company's."""
+    row = await repository.get(session, event_id, company_id=company_id)
     return WebhookEventDetail.from_row(row) if row is not None else None
 
 
-async def replay(session: AsyncSession, event_ids: Sequence[int], actor: str) -> ReplayResult:
+async def replay(
+    session: AsyncSession,
+    event_ids: Sequence[int],
+    actor: str,
+    *,
+    company_id: int | None = None,
+) -> ReplayResult:
     """Reset the events to ``received`` and enqueue them again, without re-verifying.
 
     Records who replayed and when. An event whose retry is already waiting in the queue is
-    pulled forward to run now instead of being queued twice.
+    pulled forward to run now instead of being queued twice. With ``company_id`` only that
+    company's events are touched; the others count as skipped (unknown).
     """
     wanted = sorted(set(event_ids))
-    reset = await repository.reset_for_replay(session, wanted, actor)
+    reset = await repository.reset_for_replay(session, wanted, actor, company_id=company_id)
     result = ReplayResult()
     for event_id, entity_key, correlation_id in reset:
         if not await enqueue_processing(session, event_id, entity_key, correlation_id):
@@ -88,9 +124,13 @@ async def replay_status(
     *,
     since: dt.datetime | None = None,
     limit: int = 1000,
+    company_id: int | None = None,
+    provider: str | None = None,
 ) -> ReplayResult:
-    """Replay every event in ``status`` (``failed`` or ``dead``), oldest first."""
+    """Replay up to ``limit`` events in ``status`` (``failed`` or ``dead``), oldest first."""
     if status not in REPLAYABLE_STATUSES:
         raise ValueError(f"only {', '.join(REPLAYABLE_STATUSES)} events can be replayed")
-    ids = await repository.ids_with_status(session, status, since, limit)
-    return await replay(session, ids, actor)
+    ids = await repository.ids_with_status(
+        session, status, since, limit, company_id=company_id, provider=provider
+    )
+    return await replay(session, ids, actor, company_id=company_id)
