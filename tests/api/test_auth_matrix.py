@@ -19,6 +19,8 @@ from tests.api.world import API_ROUTES, is_item_route, route_id, success_status,
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import create_company
 
+# Routes where a platform token without X-Company-ID acts platform-wide instead of a 400.
+PLATFORM_WIDE_PREFIXES = (f"{API_PREFIX}/tokens", f"{API_PREFIX}/audit-logs")
 UNKNOWN_TOKEN = "askpro_0123456789abcdef_" + "A" * 43
 
 
@@ -138,6 +140,11 @@ async def test_auth_matrix(
         expect(
             "other company's token (creates in its own company)", response, success_status(entry)
         )
+
+    tenant_route = not platform_route and not entry.path.startswith(PLATFORM_WIDE_PREFIXES)
+    if tenant_route:
+        unnamed = await call(platform.headers)
+        expect("platform token naming no company", unnamed, 400)
 
     if not platform_route and entry.method == "GET":
         named = await call({**platform.headers, "X-Company-ID": str(company_a.id)})

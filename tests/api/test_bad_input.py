@@ -111,6 +111,7 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         "query.starts_before",
     ),
     ("unknown status", "GET", "/api/v1/appointments?status=lost", None, 422, "query.status.0"),
+    ("misspelt filter", "GET", "/api/v1/appointments?stauts=booked", None, 422, "query.stauts"),
     ("id that is not a number", "GET", "/api/v1/staff/abc", None, 422, "path.staff_id"),
     ("id out of range", "GET", "/api/v1/staff/0", None, 422, "path.staff_id"),
     ("company header not a number", "GET", "/api/v1/staff", None, 422, "header.X-Company-ID"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from askpro.api import (
     appointments,
@@ -15,13 +15,14 @@ from askpro.api import (
     staff,
     tokens,
 )
+from askpro.api.deps import reject_unknown_query_parameters
 from askpro.auth.audit import AuditMiddleware, AuditWriter
 from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
 from askpro.auth.routes import API_PREFIX, install_openapi
 from askpro.config import Settings
 from askpro.db import Database
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query_parameters)])
 for module in (
     companies,
     branches,

@@ -4,17 +4,57 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.dependencies import Principal, db_session, requires
 from askpro.kit.pagination import Page, PageRequest, page_request
+from askpro.kit.problems import Problem
 
 __all__ = ["Id", "Page", "Paging", "Principal", "Session", "page_of", "requires"]
 
 Session = Annotated[AsyncSession, Depends(db_session)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="The resource's id.")]
+
+
+_known_query_names: dict[int, frozenset[str]] = {}
+
+
+def _collect_query_names(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _collect_query_names(sub)
+    return names
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    known = _known_query_names.get(id(route))
+    if known is None:
+        known = frozenset(_collect_query_names(route.dependant))
+        _known_query_names[id(route)] = known
+    return known
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """A misspelt filter (``?stauts=booked``) is a 422, not silently everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route))
+    if unknown:
+        raise Problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            "unknown query parameter(s): " + ", ".join(unknown),
+            errors=[
+                {"field": f"query.{name}", "location": "query", "message": "unknown parameter"}
+                for name in unknown
+            ],
+        )
 
 
 def page_of(out: Any, rows: list[Any], next_cursor: str | None) -> dict[str, Any]:
