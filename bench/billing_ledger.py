@@ -47,7 +47,7 @@ async def run(postings: int, concurrency: int) -> dict[str, object]:
     from askpro.billing.service import reconcile
     from askpro.db import Database
     from askpro.models import Company
-    from askpro.observability import configure_logging
+    from askpro.observability import TRANSACTIONS, configure_logging
 
     configure_logging("INFO", json=True)  # as in production: one JSON line per posting
     url = database_url()
@@ -87,6 +87,7 @@ async def run(postings: int, concurrency: int) -> dict[str, object]:
             elapsed = time.perf_counter() - started
             latencies.sort()
             return {
+                "deadlock_retries": TRANSACTIONS.labels(f"bench.{name}", "retry")._value.get(),
                 "per_second": round(len(queue) / elapsed, 1),
                 "p50_ms": round(statistics.median(latencies) * 1000, 2),
                 "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),

@@ -6,6 +6,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 
 import httpx
+import psycopg
 import pytest
 import respx
 from pydantic import SecretStr
@@ -209,7 +210,10 @@ async def test_checkout_needs_billing_write(
 
 
 async def test_checkout_creates_a_stripe_session_carrying_the_company(
-    api_with_stripe: httpx.AsyncClient, session: AsyncSession, database: Database
+    api_with_stripe: httpx.AsyncClient,
+    session: AsyncSession,
+    database: Database,
+    database_url: str,
 ) -> None:
     company_id, _ = await create_billed_company(database)
     token = await token_for(session, company_id, Scope.BILLING_WRITE)
@@ -218,8 +222,20 @@ async def test_checkout_creates_a_stripe_session_carrying_the_company(
         id="cs_test_created",
         url="https://checkout.stripe.com/c/pay/cs_test_created",
     )
+    open_transactions: list[int] = []
+
+    def stripe_answers(request: httpx.Request) -> httpx.Response:
+        # While Stripe is being called, no connection of ours may sit in a transaction.
+        with psycopg.connect(database_url) as probe:
+            row = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        open_transactions.append(int(row[0]) if row else -1)
+        return httpx.Response(200, json=created)
+
     with respx.mock(assert_all_called=True) as stripe_api:
-        route = stripe_api.post(CHECKOUT_URL).respond(200, json=created)
+        route = stripe_api.post(CHECKOUT_URL).mock(side_effect=stripe_answers)
         response = await api_with_stripe.post(
             "/api/v1/billing/checkout-sessions",
             json={
@@ -230,6 +246,7 @@ async def test_checkout_creates_a_stripe_session_carrying_the_company(
             headers={**token.headers, "Idempotency-Key": "order-17"},
         )
     assert response.status_code == 201, response.text
+    assert open_transactions == [0]
     assert response.json() == {
         "id": "cs_test_created",
         "url": "https://checkout.stripe.com/c/pay/cs_test_created",

@@ -13,6 +13,7 @@ from askpro.billing.metrics import UNCHARGED_CALLS
 from askpro.billing.service import adjust, is_out_of_credit
 from askpro.db import Database
 from askpro.models import Call, Company, PhoneNumber
+from askpro.observability import TRANSACTIONS
 from askpro.webhooks.registry import handlers_for
 from tests.fixtures.billing import (
     account_of,
@@ -45,7 +46,10 @@ async def test_call_ended_three_times_concurrently_charges_once(database: Databa
     company_id, number = await create_billed_company(database, price_per_minute_cents=15)
     body = retell_call_ended("call_three_times", number, duration_ms=125_000)  # 3 minutes
     inbox_id = await store_event(database, "retell", body)
+    retries_before = TRANSACTIONS.labels("test.webhook", "retry")._value.get()
     await asyncio.gather(*(run_handlers(database, inbox_id) for _ in range(3)))
+    # The company's first billing event, three times at once: no deadlock to retry either.
+    assert TRANSACTIONS.labels("test.webhook", "retry")._value.get() == retries_before
 
     [charge] = await ledger_rows(database)
     assert (charge.kind, charge.amount_cents, charge.external_reference) == (

@@ -20,6 +20,7 @@ from askpro.billing.accounts import attach_company, create_reseller_account
 from askpro.billing.service import adjust
 from askpro.db import Database
 from askpro.models import BillingAccount, Company
+from askpro.observability import TRANSACTIONS
 from tests.fixtures.billing import (
     askpro,
     create_billed_company,
@@ -161,6 +162,9 @@ async def test_randomized_sequence_keeps_every_balance_equal_to_its_ledger(
 
         return process
 
+    retries_before = sum(
+        TRANSACTIONS.labels(unit, "retry")._value.get() for unit in ("test.webhook", "unit_of_work")
+    )
     done = 0
     while done < OPERATIONS:
         size = min(BATCH, OPERATIONS - done)
@@ -171,6 +175,10 @@ async def test_randomized_sequence_keeps_every_balance_equal_to_its_ledger(
         done += size
 
     assert min(counts.values()) > 20, counts  # every kind of operation really happened
+    retries = sum(
+        TRANSACTIONS.labels(unit, "retry")._value.get() for unit in ("test.webhook", "unit_of_work")
+    )
+    assert retries == retries_before, "a deadlock had to be retried: the lock order is broken"
     async with database.sessions() as session:
         company_rows = {c.id: c for c in (await session.execute(select(Company))).scalars()}
         accounts = {a.id: a for a in (await session.execute(select(BillingAccount))).scalars()}

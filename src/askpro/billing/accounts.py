@@ -17,34 +17,41 @@ DEFAULT_CURRENCY = "eur"
 async def account_for_company(session: AsyncSession, company_id: int) -> BillingAccount:
     """The account paying for ``company_id``, created (the company's own) on first use.
 
-    Creation locks the company row, so concurrent first uses create one account.
+    Concurrent first uses race to claim the company with a conditional UPDATE: one wins,
+    the others drop the account they made and use the winner's. No company row lock is
+    taken when the account exists, so postings lock in one order: account, then company.
     """
-    account_id = await session.scalar(
+    row = (
+        await session.execute(
+            select(Company.billing_account_id, Company.name).where(Company.id == company_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise UnknownCompany(f"company {company_id} does not exist")
+    account_id, name = row
+    if account_id is not None:
+        return await get_account(session, account_id)
+    account = BillingAccount(name=name, currency=DEFAULT_CURRENCY)
+    session.add(account)
+    await session.flush()
+    claimed = await session.scalar(
+        update(Company)
+        .where(Company.id == company_id, Company.billing_account_id.is_(None))
+        .values(billing_account_id=account.id)
+        .returning(Company.id)
+    )
+    if claimed is not None:
+        log.info("billing.account.created", account_id=account.id, company_id=company_id)
+        return account
+    # Another transaction claimed the company first (and has committed): use its account.
+    await session.delete(account)
+    await session.flush()
+    winner = await session.scalar(
         select(Company.billing_account_id).where(Company.id == company_id)
     )
-    if account_id is None:
-        row = (
-            await session.execute(
-                select(Company.billing_account_id, Company.name)
-                .where(Company.id == company_id)
-                .with_for_update(key_share=True)
-            )
-        ).one_or_none()
-        if row is None:
-            raise UnknownCompany(f"company {company_id} does not exist")
-        account_id, name = row
-        if account_id is None:
-            account = BillingAccount(name=name, currency=DEFAULT_CURRENCY)
-            session.add(account)
-            await session.flush()
-            await session.execute(
-                update(Company)
-                .where(Company.id == company_id)
-                .values(billing_account_id=account.id)
-            )
-            log.info("billing.account.created", account_id=account.id, company_id=company_id)
-            return account
-    return await get_account(session, account_id)
+    if winner is None:
+        raise UnknownCompany(f"company {company_id} does not exist")
+    return await get_account(session, winner)
 
 
 async def get_account(session: AsyncSession, account_id: int) -> BillingAccount:

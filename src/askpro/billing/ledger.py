@@ -76,15 +76,16 @@ async def post_entry(
         raise BillingError(f"unknown ledger entry kind {kind!r}")
     if not external_reference:
         raise BillingError("a ledger entry needs an external reference")
-    # Lock the account first: the UPDATE below then runs on a snapshot taken after every
-    # concurrent change to this account (and its subscriptions' flag refresh) committed,
-    # so the out-of-credit flag is exact, not computed from a stale subscription state.
-    # NO KEY UPDATE (the strength the UPDATE takes anyway) does not conflict with the
-    # KEY SHARE locks that foreign-key checks of concurrent inserts hold on this row.
+    # Lock order, the same in every transaction that moves money (so none can deadlock):
+    # the payment row (refunds), the company row, the ledger key, the account row.
+    # NO KEY UPDATE (the strength the UPDATEs take anyway) does not conflict with the
+    # KEY SHARE locks that foreign-key checks of concurrent inserts hold on these rows.
+    if company_id is not None:
+        await session.execute(
+            select(Company.id).where(Company.id == company_id).with_for_update(key_share=True)
+        )
     account_currency = await session.scalar(
-        select(BillingAccount.currency)
-        .where(BillingAccount.id == account_id)
-        .with_for_update(key_share=True)
+        select(BillingAccount.currency).where(BillingAccount.id == account_id)
     )
     if account_currency is None:
         raise BillingError(f"billing account {account_id} does not exist")
@@ -112,6 +113,14 @@ async def post_entry(
         LEDGER_ENTRIES.labels(kind, "duplicate").inc()
         log.info("billing.ledger.duplicate", kind=kind, reference=external_reference)
         return Posting(created=False, entry_id=None, balance_cents=None, out_of_credit=None)
+    # Locking the account before the UPDATE gives the UPDATE a snapshot taken after every
+    # concurrent change to the account (and its subscriptions) committed: the out-of-credit
+    # flag is exact, never computed from a stale subscription state.
+    await session.execute(
+        select(BillingAccount.id)
+        .where(BillingAccount.id == account_id)
+        .with_for_update(key_share=True)
+    )
     row = (
         await session.execute(_MOVE_BALANCE, {"amount": amount_cents, "account_id": account_id})
     ).one()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from askpro.billing.errors import UnmatchedEvent
 from askpro.db import Database
 from askpro.models import BillingAccount, Payment, Subscription
+from askpro.observability import TRANSACTIONS
 from tests.fixtures.billing import (
     account_of,
     create_billed_company,
@@ -77,7 +78,11 @@ async def test_exactly_one_topup_for_concurrent_duplicates_redelivery_and_async_
     )
     inbox_id = await store_event(database, "stripe", completed)
 
+    retries_before = TRANSACTIONS.labels("test.webhook", "retry")._value.get()
     await asyncio.gather(*(run_handlers(database, inbox_id) for _ in range(10)))
+    assert (
+        TRANSACTIONS.labels("test.webhook", "retry")._value.get() == retries_before
+    )  # no deadlock
     # The redelivery a day later is the same event (same evt id); the hub keeps one inbox
     # row per evt id and a replay runs the handlers on it again.
     await run_handlers(database, inbox_id)

@@ -14,7 +14,7 @@ from askpro.billing.accounts import clear_payment_failure, flag_payment_failure
 from askpro.billing.metrics import PAYMENT_FAILURES
 from askpro.billing.payments import PaymentFacts, record_payment
 from askpro.billing.subscriptions import link_subscription
-from askpro.integrations.stripe.matching import match_account
+from askpro.integrations.stripe.matching import match_account, remember_customer
 from askpro.integrations.stripe.objects import CheckoutSession, from_epoch, parse_event
 from askpro.models import WebhookEvent
 from askpro.observability import get_logger
@@ -45,6 +45,7 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         metadata=checkout.metadata,
         customer=checkout.customer,
         client_reference_id=checkout.client_reference_id,
+        link_customer=False,
     )
     if checkout.mode == "subscription":
         if checkout.subscription:
@@ -54,6 +55,7 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
                 account_id=match.account.id,
                 company_id=match.company_id,
             )
+        await remember_customer(session, match, checkout.customer)
         return
     failed = stripe_event.type == "checkout.session.async_payment_failed"
     paid = checkout.payment_status == "paid" and not failed
@@ -73,17 +75,16 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         ),
     )
     if failed:
+        await remember_customer(session, match, checkout.customer)
         PAYMENT_FAILURES.labels(stripe_event.type).inc()
         await flag_payment_failure(
             session, match.account.id, f"asynchronous payment of {checkout.id} failed"
         )
         return
-    if not paid:
+    if not paid or not checkout.amount_total or checkout.amount_total <= 0:
         # Delayed methods (SEPA, …): the money arrives with async_payment_succeeded.
-        log.info("billing.checkout.awaiting_payment", session_id=checkout.id)
-        return
-    if not checkout.amount_total or checkout.amount_total <= 0:
-        log.info("billing.checkout.nothing_paid", session_id=checkout.id)
+        log.info("billing.checkout.nothing_to_credit_yet", session_id=checkout.id)
+        await remember_customer(session, match, checkout.customer)
         return
     await ledger.post_entry(
         session,
@@ -97,3 +98,4 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         description=f"top-up via checkout session {checkout.id}",
     )
     await clear_payment_failure(session, match.account.id)
+    await remember_customer(session, match, checkout.customer)

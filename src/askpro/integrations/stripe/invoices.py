@@ -68,7 +68,6 @@ async def on_invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
             f"invoice {invoice.id} pays subscription {subscription_id}, not known yet"
         )
     account_id, subscription = await _record(session, invoice, status="paid")
-    await clear_payment_failure(session, account_id)
     if subscription is not None:
         await credit_included_minutes(
             session,
@@ -76,6 +75,7 @@ async def on_invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
             subscription=subscription,
             currency=invoice.currency,
         )
+    await clear_payment_failure(session, account_id)  # after the posting: lock order
 
 
 @handles("stripe", "invoice.payment_failed")

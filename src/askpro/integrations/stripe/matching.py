@@ -42,8 +42,13 @@ async def match_account(
     metadata: dict[str, str],
     customer: str | None,
     client_reference_id: str | None = None,
+    link_customer: bool = True,
 ) -> Match:
-    """The account paying for the Stripe object ``what`` (e.g. ``"checkout session cs_…"``)."""
+    """The account paying for the Stripe object ``what`` (e.g. ``"checkout session cs_…"``).
+
+    Handlers that post to the ledger pass ``link_customer=False`` and call
+    :func:`remember_customer` after posting: the account row is locked last (lock order).
+    """
     company_id = _as_id(metadata.get("company_id")) or _as_id(client_reference_id)
     if company_id is not None:
         try:
@@ -67,6 +72,12 @@ async def match_account(
             f"{what} cannot be matched to a billing account: no metadata.company_id and "
             f"customer {customer or '(none)'} is not linked to any account (yet)"
         )
-    if customer:
+    if customer and link_customer:
         await link_stripe_customer(session, match.account, customer)
     return match
+
+
+async def remember_customer(session: AsyncSession, match: Match, customer: str | None) -> None:
+    """Link the Stripe customer to the matched account (after any ledger posting)."""
+    if customer:
+        await link_stripe_customer(session, match.account, customer)

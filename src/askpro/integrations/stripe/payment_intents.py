@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.billing import ledger
 from askpro.billing.accounts import account_by_stripe_customer, clear_payment_failure
 from askpro.billing.payments import PaymentFacts, record_payment
-from askpro.integrations.stripe.matching import match_account
+from askpro.integrations.stripe.matching import match_account, remember_customer
 from askpro.integrations.stripe.objects import PaymentIntent, from_epoch, parse_event
 from askpro.models import WebhookEvent
 from askpro.observability import get_logger
@@ -56,6 +56,7 @@ async def on_payment_intent_succeeded(session: AsyncSession, event: WebhookEvent
         what=f"payment intent {intent.id}",
         metadata=intent.metadata,
         customer=intent.customer,
+        link_customer=False,
     )
     amount = intent.amount_received or intent.amount
     await record_payment(
@@ -84,3 +85,4 @@ async def on_payment_intent_succeeded(session: AsyncSession, event: WebhookEvent
         description=f"top-up via payment intent {intent.id}",
     )
     await clear_payment_failure(session, match.account.id)
+    await remember_customer(session, match, intent.customer)
