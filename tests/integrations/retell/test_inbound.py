@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.billing import service as billing_service
 from askpro.db import Database
 from askpro.integrations.retell import routes  # noqa: F401 - installs the responder
 from askpro.integrations.retell.inbound import build_inbound_answer, should_take_message
@@ -80,19 +82,30 @@ async def test_unknown_caller_and_unknown_number(database: Database, salon: Salo
 async def test_suspended_or_out_of_credit_company_takes_messages(
     database: Database, salon: Salon
 ) -> None:
+    """Billing's out-of-credit flag decides: spent credit → take a message; a top-up clears it."""
+
+    async def adjust_balance(amount_cents: int) -> None:
+        async def work(session: AsyncSession) -> None:
+            await billing_service.adjust(
+                session, salon.company.id, amount_cents, reason="test", actor="test"
+            )
+
+        await database.unit_of_work(work)
+
+    async def mode() -> str:
+        async with database.sessions() as session:
+            answer = await build_inbound_answer(session, _payload(salon))
+        return str(answer["call_inbound"]["dynamic_variables"]["booking_mode"])
+
+    await adjust_balance(500)
+    assert await mode() != "take_message"
+    await adjust_balance(-800)  # credit used up: balance -300, no subscription
+    assert await mode() == "take_message"
+    await adjust_balance(1000)  # a top-up clears it
+    assert await mode() != "take_message"
     async with database.sessions() as session:
         company = await session.get(Company, salon.company.id)
-        company.price_per_minute_cents = 12
-        company.balance_cents = 0
-        await session.commit()
-        assert should_take_message(company)
-        answer = await build_inbound_answer(session, _payload(salon))
-        assert answer["call_inbound"]["dynamic_variables"]["booking_mode"] == "take_message"
-        company.balance_cents = 500
-        assert not should_take_message(company)
+        assert company is not None
         company.status = "suspended"
-        assert should_take_message(company)
-        company.status = "active"
-        company.price_per_minute_cents = 0
-        company.balance_cents = 0
-        assert not should_take_message(company)  # free plan: no balance needed
+        await session.commit()
+        assert await should_take_message(session, company)  # suspended always takes messages

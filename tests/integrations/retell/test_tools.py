@@ -7,7 +7,9 @@ import json
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.billing import service as billing_service
 from askpro.db import Database
 from askpro.models import Appointment, Call, Customer
 from askpro.webhooks.signatures import sign_retell
@@ -309,6 +311,28 @@ async def test_suspended_company_takes_messages(
         )
     ).json()
     assert body["reason"] == "take_message"
+
+
+async def test_out_of_credit_company_takes_messages_but_still_answers_availability(
+    client: httpx.AsyncClient, salon: Salon, database: Database
+) -> None:
+    async def spend_all_credit(session: AsyncSession) -> None:
+        await billing_service.adjust(session, salon.company.id, -100, reason="test", actor="test")
+
+    await database.unit_of_work(spend_all_credit)
+    args = {"service": "Haircut", "date": _day(), "time": "10:00"}
+    booking = await post_tool(
+        client, "book_appointment", args, call_id="c-o", to_number=salon.number
+    )
+    assert booking.json()["reason"] == "take_message"
+    listing = await post_tool(
+        client,
+        "check_availability",
+        {"service": "Haircut", "date": _day()},
+        call_id="c-o",
+        to_number=salon.number,
+    )
+    assert listing.json()["outcome"] == "available"
 
 
 async def test_withheld_number_books_without_a_phone_keyed_customer(

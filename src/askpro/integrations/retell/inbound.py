@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.billing import service as billing_service
 from askpro.calls.service import route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell.metrics import INBOUND_ANSWERS
@@ -21,14 +22,12 @@ from askpro.observability import get_logger
 log = get_logger(__name__)
 
 
-def should_take_message(company: Company) -> bool:
-    """True when the agent must not book: the company is suspended or out of prepaid credit.
-
-    Billing refines "out of credit"; this is the one place that decides it.
-    """
+async def should_take_message(session: AsyncSession, company: Company) -> bool:
+    """True when the agent must not book: the company is suspended, or billing says its
+    paying account is out of credit (balance at or below zero, no active subscription)."""
     if company.status == "suspended":
         return True
-    return company.price_per_minute_cents > 0 and company.balance_cents <= 0
+    return await billing_service.is_out_of_credit(session, company.id)
 
 
 async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +50,7 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
     ).all()
     time_zone = route.time_zone
     now = utc_now().astimezone(zone(time_zone))
-    take_message = should_take_message(company)
+    take_message = await should_take_message(session, company)
     variables = {
         "company_name": company.name,
         "branch_name": branch.name if branch else company.name,

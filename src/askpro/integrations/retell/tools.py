@@ -150,12 +150,15 @@ async def _handle(
     our_number = call.get("from_number") if direction == "outbound" else call.get("to_number")
     caller = call.get("to_number") if direction == "outbound" else call.get("from_number")
     catalog: CatalogEntry | None = None
+    take_message = False
     if name == "check_availability":  # read-mostly: company and services may be seconds old
         catalog = await entry_for_number(runtime, our_number)
         route = catalog.route if catalog else None
     else:
         async with runtime.database.sessions() as session:
             route = await route_for_number(session, our_number)
+            if route is not None and name != "find_appointments":
+                take_message = await should_take_message(session, route.company)
             session.expunge_all()  # detached, so no transaction stays open during a booking
     if route is None:
         return invalid("de", ["call.to_number"], "the dialled number belongs to no company")
@@ -164,11 +167,7 @@ async def _handle(
         args = TOOL_ARGS[name].model_validate(request.args)
     except ValidationError as error:
         return invalid(locale, _validation_missing(error))
-    if (
-        name != "check_availability"
-        and name != "find_appointments"
-        and should_take_message(route.company)
-    ):
+    if take_message:
         return answer(
             Outcome.UPSTREAM_UNAVAILABLE,
             "Ich kann gerade keine Termine ändern; ich nehme gern eine Nachricht auf."
