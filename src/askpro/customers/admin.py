@@ -135,10 +135,10 @@ async def update_customer(
         values["phone"] = e164(values["phone"], company.country, "phone")
     if "email" in values:
         values["email"] = normalize_email(values["email"])
-    for field, value in values.items():
-        setattr(customer, field, value)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # set inside: begin_nested flushes pending changes
+            for field, value in values.items():
+                setattr(customer, field, value)
             await session.flush()
     except IntegrityError:
         other = await repository.find_by_phone(session, company_id, values.get("phone") or "")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Phone = Field(default=None, min_length=3, max_length=40, description="Any format; stored as E.164.")
-Email = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+Email = Field(default=None, min_length=3, max_length=320, pattern=r"^\s*[^@\s]+@[^@\s]+\s*$")
 
 
 class CustomerCreate(BaseModel):
