@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.booking.gateway import GATEWAY_FACTORY_KEY
 from askpro.db import Database
 from askpro.models import Appointment, AppointmentEvent, Customer
+from askpro.runtime import Runtime
 from tests.fixtures.auth import IssuedTestToken, create_token
-from tests.fixtures.booking import DAY, Salon, local
+from tests.fixtures.booking import DAY, FakeCalendar, Salon, local
 from tests.fixtures.factories import create_company, create_service, create_staff
 
 
@@ -314,3 +317,56 @@ async def test_another_companys_service_or_customer_is_refused(
     )
     assert foreign_customer.status_code == 422
     assert _fields(foreign_customer) == ["customer_id"]
+
+
+@pytest.fixture
+def calendar(runtime: Runtime) -> Iterator[FakeCalendar]:
+    fake = FakeCalendar()
+    runtime.extras[GATEWAY_FACTORY_KEY] = lambda company, settings: fake
+    yield fake
+    runtime.extras.pop(GATEWAY_FACTORY_KEY, None)
+
+
+async def test_calendar_down_still_books_with_sync_pending_and_a_job(
+    api: httpx.AsyncClient,
+    token: IssuedTestToken,
+    salon: Salon,
+    calendar: FakeCalendar,
+    database: Database,
+) -> None:
+    calendar.down = True
+    response = await api.post(
+        "/api/v1/appointments",
+        json=_body(salon, service_id=salon.haircut.id),
+        headers=_headers(token),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "booked"
+    assert response.json()["calcom_sync_state"] == "pending"
+    async with database.sessions() as session:
+        jobs = await session.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE 'askpro.booking%'")
+        )
+    assert jobs == 1
+
+
+async def test_calendar_synced_and_calendar_conflict_answers(
+    api: httpx.AsyncClient, token: IssuedTestToken, salon: Salon, calendar: FakeCalendar
+) -> None:
+    synced = await api.post(
+        "/api/v1/appointments",
+        json=_body(salon, service_id=salon.haircut.id),
+        headers=_headers(token),
+    )
+    assert synced.status_code == 201, synced.text
+    assert synced.json()["calcom_sync_state"] == "synced"
+    assert synced.json()["calcom_booking_uid"] == "uid-1"
+    calendar.taken.add(local(DAY, 15))
+    conflict = await api.post(
+        "/api/v1/appointments",
+        json=_body(salon, 15, service_id=salon.haircut.id, customer={"phone": "+4915111"}),
+        headers=_headers(token),
+    )
+    assert conflict.status_code == 409, conflict.text
+    assert conflict.json()["reason"] == "calcom_conflict"
+    assert conflict.json()["alternatives"]
