@@ -239,6 +239,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("wrong type", {"service_id": "haircut"}, "service_id"),
     ("bad date", {"starts_at": "next tuesday"}, "starts_at"),
     ("naive datetime", {"starts_at": "2030-01-08T10:00:00"}, "starts_at"),
+    ("year 9999", {"starts_at": "9999-12-31T23:00:00+00:00"}, "starts_at"),
+    ("year 1", {"starts_at": "0001-01-01T00:30:00+01:00"}, "starts_at"),
     ("invalid phone", {"customer": {"phone": "12"}}, "customer.phone"),
     ("unknown customer field", {"customer": {"phone": "+4915123", "age": 3}}, "customer.age"),
     ("two customers", {"customer_id": 1}, "body"),
@@ -370,3 +372,17 @@ async def test_calendar_synced_and_calendar_conflict_answers(
     assert conflict.status_code == 409, conflict.text
     assert conflict.json()["reason"] == "calcom_conflict"
     assert conflict.json()["alternatives"]
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00:00+00:00", "2030-01-08T10:00:00"])
+async def test_bad_reschedule_times_are_422_naming_starts_at(
+    api: httpx.AsyncClient, token: IssuedTestToken, salon: Salon, start: str
+) -> None:
+    booked = await api.post("/api/v1/appointments", json=_body(salon), headers=_headers(token))
+    moved = await api.post(
+        f"/api/v1/appointments/{booked.json()['id']}/reschedule",
+        json={"starts_at": start},
+        headers=token.headers,
+    )
+    assert moved.status_code == 422, moved.text
+    assert _fields(moved) == ["starts_at"]

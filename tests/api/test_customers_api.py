@@ -214,3 +214,19 @@ async def test_delete_erases_the_customer_and_its_merged_rows_but_keeps_appointm
     assert (await session.get_one(Appointment, appointment_id)).customer_id is None
     gone = await api.get(f"/api/v1/customers/{loser_id}", headers=token.headers)
     assert gone.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/api/v1/customers?name=%00", None),
+        ("POST", "/api/v1/customers", {"name": "a\u0000b"}),
+        ("POST", "/api/v1/staff", {"name": "a\u0000b"}),
+    ],
+)
+async def test_a_nul_byte_is_a_422_problem_not_a_server_error(
+    api: httpx.AsyncClient, token: IssuedTestToken, method: str, url: str, body: object
+) -> None:
+    response = await api.request(method, url, json=body, headers=token.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

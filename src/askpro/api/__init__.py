@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from askpro.api import (
     appointments,
@@ -23,6 +25,7 @@ from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
 from askpro.auth.routes import API_PREFIX, install_openapi
 from askpro.config import Settings
 from askpro.db import Database
+from askpro.kit.problems import Problem, problem_response
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query_parameters)])
 for module in (
@@ -41,6 +44,18 @@ for module in (
     router.include_router(module.router)
 
 
+async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
+    """Input the database cannot store (a NUL byte in a text) is the client's error, not 500."""
+    problem = Problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        "the request contains a value the database cannot store (e.g. a NUL byte)",
+        errors=[{"field": "body", "location": "body", "message": "value cannot be stored"}],
+    )
+    return problem_response(problem, request)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the API routes, its middlewares (audit, per-IP limits) and shared state.
 
@@ -57,5 +72,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)
+    app.add_exception_handler(DataError, handle_data_error)
     app.include_router(router)
     install_openapi(app)

@@ -5,11 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from askpro.booking.queries import AppointmentOut
 
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def _in_range(value: dt.datetime) -> dt.datetime:
+    # Far-off instants would overflow date arithmetic (alternatives, day windows).
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000 and 2200")
+    return value
+
+
+Start = Annotated[AwareDatetime, AfterValidator(_in_range)]
 # A far-off Monday 10:00 in Berlin: the example is the shape, not a bookable time.
 EXAMPLE_START = "2030-01-07T10:00:00+01:00"
 
@@ -46,7 +58,7 @@ class AppointmentCreate(BaseModel):
     branch_id: Id | None = None
     customer_id: Id | None = Field(default=None, description="Give this or customer.")
     customer: CustomerRef | None = Field(default=None, description="Give this or customer_id.")
-    starts_at: AwareDatetime = Field(description="ISO 8601 with offset.")
+    starts_at: Start = Field(description="ISO 8601 with offset.")
     notes: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -61,7 +73,7 @@ class RescheduleRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"starts_at": EXAMPLE_START}]}
     )
 
-    starts_at: AwareDatetime = Field(description="The new start, ISO 8601 with offset.")
+    starts_at: Start = Field(description="The new start, ISO 8601 with offset.")
 
 
 class AppointmentEventOut(BaseModel):
