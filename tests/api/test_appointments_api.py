@@ -386,3 +386,23 @@ async def test_bad_reschedule_times_are_422_naming_starts_at(
     )
     assert moved.status_code == 422, moved.text
     assert _fields(moved) == ["starts_at"]
+
+
+async def test_ten_clients_racing_for_one_slot_get_one_201_and_nine_409s(
+    api: httpx.AsyncClient, token: IssuedTestToken, salon: Salon, database: Database
+) -> None:
+    body = _body(salon, staff_id=salon.anna.id)
+    responses = await asyncio.gather(
+        *(
+            api.post(
+                "/api/v1/appointments",
+                json={**body, "customer": {"phone": f"+4915100000{i:03d}"}},
+                headers=_headers(token),
+            )
+            for i in range(10)
+        )
+    )
+    codes = sorted(response.status_code for response in responses)
+    assert codes == [201] + [409] * 9, [r.text for r in responses]
+    assert all(r.json()["alternatives"] for r in responses if r.status_code == 409)
+    assert await _count(database, Appointment.status == "booked") == 1
