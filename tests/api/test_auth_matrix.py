@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.auth.routes import API_PREFIX, RouteEntry, route_table
 from askpro.auth.scopes import COMPANY_SCOPES, PLATFORM_SCOPES, Scope
 from askpro.models import Company
-from tests.api.world import API_ROUTES, is_item_route, route_id, success_status, target
+from tests.api.world import (
+    API_ROUTES,
+    REQUEST_BODIES,
+    is_item_route,
+    route_id,
+    success_status,
+    target,
+)
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import create_company
 
@@ -117,7 +124,7 @@ async def test_auth_matrix(
             failures.append(f"{case}: error is not problem+json")
 
     async def call(headers: dict[str, str]) -> httpx.Response:
-        return await _request(api, entry, goal.url, goal.body, headers)
+        return await _request(api, entry, goal.url, goal.body, {**goal.headers, **headers})
 
     expect("no token", await call({}), 401)
     expect("malformed token", await call(_bearer("not-a-token")), 401)
@@ -140,6 +147,8 @@ async def test_auth_matrix(
         expect("other company's token", response, 200)
         if response.status_code == 200 and _a_items(response, company_a, goal.ids):
             failures.append("other company's token: list shows company A's objects")
+    elif route_id(entry) in REQUEST_BODIES:  # the body names company A's objects
+        expect("other company's token (naming company A's objects)", response, 422)
     elif response.status_code != 409:  # a globally unique value (a phone number) may clash
         expect(
             "other company's token (creates in its own company)", response, success_status(entry)

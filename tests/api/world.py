@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.app import create_app
 from askpro.auth.routes import API_PREFIX, RouteEntry, route_table
 from askpro.config import load_settings
-from askpro.models import Company, PhoneNumber
+from askpro.models import Call, Company, PhoneNumber
 from tests.fixtures import factories
 from tests.fixtures.auth import create_token
 from tests.fixtures.webhooks import create_webhook_event
@@ -61,6 +63,25 @@ async def _company(session: AsyncSession, company: Company) -> int:
     return company.id
 
 
+async def _customer(session: AsyncSession, company: Company) -> int:
+    return (await factories.create_customer(session, company, name="Target")).id
+
+
+async def _call(session: AsyncSession, company: Company) -> int:
+    row = Call(call_id=f"call_{uuid.uuid4().hex}", company_id=company.id, status="ended")
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+def bookable_start(days_ahead: int = 2, hour: int = 10) -> str:
+    """A Tuesday at ``hour`` in Berlin, ``days_ahead``+ days from now: inside the default
+    opening hours, notice and horizon of a company without a calendar."""
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days_ahead)
+    day += dt.timedelta(days=(1 - day.weekday()) % 7)
+    return dt.datetime.combine(day, dt.time(hour), ZoneInfo("Europe/Berlin")).isoformat()
+
+
 PATH_PARAMETERS: dict[str, Callable[[AsyncSession, Company], Awaitable[int]]] = {
     "company_id": _company,
     "branch_id": _branch,
@@ -70,6 +91,38 @@ PATH_PARAMETERS: dict[str, Callable[[AsyncSession, Company], Awaitable[int]]] = 
     "appointment_id": _appointment,
     "token_id": _token,
     "webhook_event_id": _webhook_event,
+    "customer_id": _customer,
+    "call_id": _call,
+}
+
+
+async def _booking_body(session: AsyncSession, company: Company, ids: dict[str, int]) -> Any:
+    staff = await factories.create_staff(session, company)
+    service = await factories.create_service(session, company, staff=[staff])
+    return {
+        "service_id": service.id,
+        "customer": {"phone": "+4915123456789"},
+        "starts_at": (bookable_start()),
+    }
+
+
+async def _reschedule_body(session: AsyncSession, company: Company, ids: dict[str, int]) -> Any:
+    return {"starts_at": bookable_start(hour=11)}
+
+
+async def _merge_body(session: AsyncSession, company: Company, ids: dict[str, int]) -> Any:
+    return {"loser_ids": [await _customer(session, company)]}
+
+
+# Routes whose example cannot succeed as is (it names other objects of the company, or a
+# time that must be bookable now) get a body built in company A. Another company's token
+# sending such a body names objects that are not its own: 422 (or 404 on an item route).
+REQUEST_BODIES: dict[
+    str, Callable[[AsyncSession, Company, dict[str, int]], Awaitable[dict[str, Any]]]
+] = {
+    "POST /api/v1/appointments": _booking_body,
+    "POST /api/v1/appointments/{appointment_id}/reschedule": _reschedule_body,
+    "POST /api/v1/customers/{customer_id}/merge": _merge_body,
 }
 
 APP = create_app(load_settings(_env_file=None))
@@ -131,6 +184,16 @@ class Target:
     url: str
     body: dict[str, Any] | None
     ids: dict[str, int]
+    # Values for the operation's required headers (an Idempotency-Key), one per target.
+    headers: dict[str, str]
+
+
+def required_headers(entry: RouteEntry) -> dict[str, str]:
+    return {
+        parameter["name"]: uuid.uuid4().hex
+        for parameter in operation(entry).get("parameters", [])
+        if parameter["in"] == "header" and parameter.get("required")
+    }
 
 
 async def target(session: AsyncSession, entry: RouteEntry, company: Company) -> Target:
@@ -142,4 +205,6 @@ async def target(session: AsyncSession, entry: RouteEntry, company: Company) -> 
             "tests/api/world.py PATH_PARAMETERS"
         )
         ids[name] = await factory(session, company)
-    return Target(entry.path.format(**ids), example_body(entry), ids)
+    build = REQUEST_BODIES.get(route_id(entry))
+    body = await build(session, company, ids) if build else example_body(entry)
+    return Target(entry.path.format(**ids), body, ids, required_headers(entry))

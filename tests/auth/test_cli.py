@@ -51,7 +51,7 @@ async def test_create_list_revoke(
     assert listed.returncode == 0, listed.stderr
     assert "widget" in listed.stdout
     assert plaintext not in listed.stdout
-    assert plaintext.split("_")[2] not in listed.stdout + listed.stderr
+    assert plaintext.split("_", 2)[2] not in listed.stdout + listed.stderr
 
     token_id = created.stderr.split("#", 1)[1].split(" ", 1)[0]
     revoked = _askpro(database_url, "revoke", token_id)

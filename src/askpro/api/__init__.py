@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from askpro.api import (
     appointments,
     audit_logs,
     billing,
     branches,
+    calls,
     companies,
+    customers,
     phone_numbers,
     services,
     staff,
@@ -22,6 +26,7 @@ from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
 from askpro.auth.routes import API_PREFIX, install_openapi
 from askpro.config import Settings
 from askpro.db import Database
+from askpro.kit.problems import Problem, problem_response
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query_parameters)])
 for module in (
@@ -30,13 +35,27 @@ for module in (
     phone_numbers,
     staff,
     services,
+    customers,
     appointments,
+    calls,
     tokens,
     audit_logs,
     billing,
     webhook_events,
 ):
     router.include_router(module.router)
+
+
+async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
+    """Input the database cannot store (a NUL byte in a text) is the client's error, not 500."""
+    problem = Problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        "the request contains a value the database cannot store (e.g. a NUL byte)",
+        errors=[{"field": "body", "location": "body", "message": "value cannot be stored"}],
+    )
+    return problem_response(problem, request)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -55,5 +74,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)
+    app.add_exception_handler(DataError, handle_data_error)
     app.include_router(router)
     install_openapi(app)

@@ -1,20 +1,47 @@
-"""/api/v1/appointments — reading (booking, cancelling and rescheduling come with booking)."""
+"""/api/v1/appointments — list, show (with history), book, cancel, reschedule.
+
+Writes go through the booking service (askpro.booking.admin); its outcomes map to HTTP:
+booked / pending_confirmation / already_booked → 201, slot_taken → 409 ``slot-taken``
+with up to 3 ``alternatives``, too_soon / outside_hours → 422 naming ``starts_at``,
+a service/branch/staff that is not the company's → 422 naming the field.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
 from askpro.auth.scopes import Scope
-from askpro.booking import queries
+from askpro.booking import admin, queries
+from askpro.booking.api_schemas import (
+    AlternativeOut,
+    AppointmentCreate,
+    AppointmentDetail,
+    AppointmentEventOut,
+    RescheduleRequest,
+)
+from askpro.booking.outcomes import BookingResult, Outcome
 from askpro.booking.queries import AppointmentOut
+from askpro.db import Database
 from askpro.kit.problems import Problem
+from askpro.models import Appointment
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])
 Reader = Annotated[Principal, requires(Scope.APPOINTMENTS_READ)]
+Writer = Annotated[Principal, requires(Scope.APPOINTMENTS_WRITE)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=190,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Required. Same key and body → the first answer; another body → 422.",
+    ),
+]
 Status = Literal["held", "booked", "cancelled", "completed", "no_show"]
 
 
@@ -58,11 +85,132 @@ async def list_appointments(
     return Page[AppointmentOut](**page_of(AppointmentOut, rows, cursor))
 
 
-@router.get("/{appointment_id}", summary="Show an appointment")
+@router.get("/{appointment_id}", summary="Show an appointment with its history")
 async def get_appointment(
     principal: Reader, session: Session, appointment_id: Id
-) -> AppointmentOut:
-    appointment = await queries.get_appointment(session, principal.tenant(), appointment_id)
+) -> AppointmentDetail:
+    company_id = principal.tenant()
+    appointment = await queries.get_appointment(session, company_id, appointment_id)
     if appointment is None:
         raise Problem(404, "not-found", "Appointment not found")
-    return AppointmentOut.model_validate(appointment)
+    history = await queries.history_of(session, company_id, appointment_id)
+    return AppointmentDetail(
+        **AppointmentOut.model_validate(appointment).model_dump(),
+        history=[AppointmentEventOut.model_validate(event) for event in history],
+    )
+
+
+def _caller(request: Request, principal: Principal) -> admin.Caller:
+    runtime = request.app.state.runtime
+    return admin.Caller(principal.tenant(), principal.actor, runtime.settings, runtime.extras)
+
+
+def _database(request: Request) -> Database:
+    database = request.app.state.runtime.database
+    assert isinstance(database, Database)
+    return database
+
+
+def _refused(result: BookingResult) -> Problem:
+    """The problem a booking outcome other than success answers with."""
+    alternatives = [
+        AlternativeOut(
+            starts_at=slot.start, ends_at=slot.end, staff_ids=list(slot.staff_ids)
+        ).model_dump(mode="json")
+        for slot in result.alternatives[:3]
+    ]
+    start_error = {"field": "starts_at", "location": "body"}
+    if result.outcome is Outcome.SLOT_TAKEN:
+        return Problem(
+            409,
+            "slot-taken",
+            "Slot taken",
+            "the time is no longer free" + (f" ({result.reason})" if result.reason else ""),
+            reason=result.reason,
+            alternatives=alternatives,
+        )
+    if result.outcome is Outcome.TOO_SOON:
+        return Problem(
+            422,
+            "too-soon",
+            "Too soon",
+            "starts_at is inside the minimum notice",
+            errors=[{**start_error, "message": "inside the minimum notice"}],
+            alternatives=alternatives,
+        )
+    if result.outcome is Outcome.OUTSIDE_HOURS:
+        return Problem(
+            422,
+            "outside-hours",
+            "Outside bookable hours",
+            "starts_at is not a bookable time" + (f" ({result.reason})" if result.reason else ""),
+            errors=[{**start_error, "message": result.reason or "outside bookable hours"}],
+            alternatives=alternatives,
+        )
+    if result.outcome is Outcome.NOT_FOUND:
+        field = next(
+            (name for name in ("staff", "branch", "service") if name in (result.reason or "")),
+            "service",
+        )
+        return Problem(
+            422,
+            "validation-error",
+            "Invalid request",
+            f"invalid: {field}_id",
+            errors=[{"field": f"{field}_id", "location": "body", "message": result.reason}],
+        )
+    if result.outcome is Outcome.UPSTREAM_UNAVAILABLE:
+        return Problem(503, "upstream-unavailable", "Calendar unavailable", result.reason)
+    return Problem(422, "booking-refused", "Booking refused", result.outcome.value)
+
+
+async def _appointment_out(request: Request, appointment_id: int) -> AppointmentOut:
+    async with _database(request).sessions() as session:
+        row = await session.get(Appointment, appointment_id)
+        assert row is not None
+        return AppointmentOut.model_validate(row)
+
+
+BOOKED = (Outcome.BOOKED, Outcome.PENDING_CONFIRMATION, Outcome.ALREADY_BOOKED)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Book an appointment (Idempotency-Key required)",
+)
+async def create_appointment(
+    principal: Writer,
+    request: Request,
+    response: Response,
+    body: AppointmentCreate,
+    idempotency_key: IdempotencyKey,
+) -> AppointmentOut:
+    result, appointment_id = await admin.create(
+        _database(request), _caller(request, principal), body, idempotency_key
+    )
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    if appointment_id is None or result.outcome not in (*BOOKED, Outcome.CANCELLED):
+        raise _refused(result)
+    return await _appointment_out(request, appointment_id)
+
+
+@router.post("/{appointment_id}/cancel", summary="Cancel an appointment (again: still 200)")
+async def cancel_appointment(
+    principal: Writer, request: Request, appointment_id: Id
+) -> AppointmentOut:
+    await admin.cancel(_database(request), _caller(request, principal), appointment_id)
+    return await _appointment_out(request, appointment_id)
+
+
+@router.post("/{appointment_id}/reschedule", summary="Move an appointment to a new start")
+async def reschedule_appointment(
+    principal: Writer, request: Request, appointment_id: Id, body: RescheduleRequest
+) -> AppointmentOut:
+    result = await admin.reschedule(
+        _database(request), _caller(request, principal), appointment_id, body.starts_at
+    )
+    if result.outcome is not Outcome.RESCHEDULED:
+        raise _refused(result)
+    return await _appointment_out(request, appointment_id)

@@ -50,6 +50,12 @@ class Principal:
     scopes: frozenset[str]
     # The company the request acts on: the token's, or the one a platform token named.
     company_id: int | None
+    token_name: str = ""
+
+    @property
+    def actor(self) -> str:
+        """Who made a change, for history rows: the token's id and name."""
+        return f"api token {self.token_id} ({self.token_name})"[:200]
 
     @property
     def is_platform(self) -> bool:
@@ -164,6 +170,7 @@ class RequireScopes:
             token_company_id=token.company_id,
             scopes=held,
             company_id=company_id,
+            token_name=token.name,
         )
 
 

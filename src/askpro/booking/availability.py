@@ -76,7 +76,7 @@ async def load_context(
     if company is None or service is None or service.company_id != company_id or not service.active:
         raise ContextError("service not found")
     branch = await session.get(Branch, branch_id) if branch_id is not None else None
-    if branch is not None and branch.company_id != company_id:
+    if branch_id is not None and (branch is None or branch.company_id != company_id):
         raise ContextError("branch not found")
     query = (
         select(Staff)

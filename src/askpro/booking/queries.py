@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate_mappings
-from askpro.models import Appointment
+from askpro.models import Appointment, AppointmentEvent
 
 
 class AppointmentOut(BaseModel):
@@ -74,3 +74,18 @@ async def get_appointment(
         Appointment.id == appointment_id, Appointment.company_id == company_id
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def history_of(
+    session: AsyncSession, company_id: int, appointment_id: int
+) -> list[AppointmentEvent]:
+    """The appointment's change history, oldest first."""
+    statement = (
+        select(AppointmentEvent)
+        .where(
+            AppointmentEvent.company_id == company_id,
+            AppointmentEvent.appointment_id == appointment_id,
+        )
+        .order_by(AppointmentEvent.created_at, AppointmentEvent.id)
+    )
+    return list((await session.scalars(statement)).all())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Appointment, Call, Customer
 
 # Follow merged_into_id chains at most this deep (a merge of a merged survivor is rare).
@@ -85,3 +88,27 @@ async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dic
         "calls": len(calls.all()),
         "earlier_merges": len(merged.all()),
     }
+
+
+async def page(
+    session: AsyncSession,
+    company_id: int,
+    paging: PageRequest,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    name_contains: str | None = None,
+    include_merged: bool = False,
+) -> tuple[list[Customer], str | None]:
+    """``company_id``'s customers by id; merged-away rows only when asked for."""
+    statement = select(Customer).where(Customer.company_id == company_id)
+    if not include_merged:
+        statement = statement.where(Customer.merged_into_id.is_(None))
+    if phone is not None:
+        statement = statement.where(Customer.phone == phone)
+    if email is not None:
+        statement = statement.where(Customer.email == email)
+    if name_contains:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", name_contains) + "%"
+        statement = statement.where(Customer.name.ilike(pattern, escape="\\"))
+    return await paginate(session, statement, [SortKey(Customer.id)], paging)
