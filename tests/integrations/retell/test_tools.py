@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -390,3 +391,37 @@ async def test_a_claim_whose_owner_died_is_taken_over(
         )
     ).json()
     assert body["outcome"] == "booked"
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "field"),
+    [
+        ("check_availability", {"service": "Haircut", "date": "9999-12-31"}, "date"),
+        ("check_availability", {"service": "Haircut", "date": "0001-01-01"}, "date"),
+        ("book_appointment", {"service": "Haircut", "date": "9999-12-31", "time": "10:00"}, "date"),
+        (
+            "book_appointment",
+            {
+                "service": "Haircut",
+                "date": "2026-12-01",
+                "time": "10:00",
+                "customer_name": "A\x00B",
+            },
+            "customer_name",
+        ),
+        ("cancel_appointment", {"appointment_id": 99999999999999999999}, "appointment_id"),
+        (
+            "reschedule_appointment",
+            {"appointment_id": 1, "new_date": "1-01-01", "new_time": "10:00"},
+            "new_date",
+        ),
+    ],
+)
+async def test_out_of_range_and_unstorable_args_are_invalid_requests_not_errors(
+    client: httpx.AsyncClient, salon: Salon, name: str, args: dict[str, object], field: str
+) -> None:
+    response = await post_tool(client, name, args, call_id="c-range", to_number=salon.number)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["outcome"] == "invalid_request"
+    assert field in body["missing"]

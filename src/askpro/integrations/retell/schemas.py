@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PartOfDay = Literal["morning", "afternoon", "evening"]
+# What an LLM may say is bounded here, at the edge: a date in year 1 or 9999 cannot become a
+# time zone-aware instant, and an id beyond bigint cannot reach the database.
+CallDate = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
+AppointmentId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it as invalid input, not a server error.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
+
 
 class CheckAvailabilityArgs(ToolArgs):
     service: str = Field(min_length=1, description="Service name as the caller said it.")
-    date: dt.date | None = Field(default=None, description="Day asked for (YYYY-MM-DD).")
+    date: CallDate | None = Field(default=None, description="Day asked for (YYYY-MM-DD).")
     time: dt.time | None = Field(default=None, description="Exact time asked for (HH:MM).")
     part_of_day: PartOfDay | None = None
     staff: str | None = Field(default=None, description="Staff member's name, if any.")
@@ -24,7 +36,7 @@ class CheckAvailabilityArgs(ToolArgs):
 
 class BookAppointmentArgs(ToolArgs):
     service: str = Field(min_length=1)
-    date: dt.date
+    date: CallDate
     time: dt.time
     staff: str | None = None
     customer_name: str | None = None
@@ -37,13 +49,13 @@ class FindAppointmentsArgs(ToolArgs):
 
 
 class RescheduleAppointmentArgs(ToolArgs):
-    appointment_id: int | None = None
-    new_date: dt.date
+    appointment_id: AppointmentId | None = None
+    new_date: CallDate
     new_time: dt.time
 
 
 class CancelAppointmentArgs(ToolArgs):
-    appointment_id: int | None = None
+    appointment_id: AppointmentId | None = None
     reason: str | None = Field(default=None, max_length=200)
 
 
