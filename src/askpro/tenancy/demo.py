@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.billing import service as billing_service
 from askpro.models import Branch, Company, PhoneNumber, Service, Staff, StaffService
 from askpro.tenancy import repository
 
@@ -18,6 +19,7 @@ DEMO_SERVICES = (
     ("Beard trim", 15, 0, 5, 1500, 1003),
 )
 DEMO_STAFF = ("Anna", "Ben")
+DEMO_CREDIT_CENTS = 5000
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,16 @@ async def seed_demo_company(session: AsyncSession) -> DemoCompany:
             time_zone="Europe/Berlin",
             locale="de",
             price_per_minute_cents=12,
-            balance_cents=5000,
         ),
+    )
+    # Starting credit goes through the ledger like any money, so balance == sum of entries.
+    await billing_service.adjust(
+        session,
+        company.id,
+        DEMO_CREDIT_CENTS,
+        reason="demo starting credit",
+        actor="demo seed",
+        reference=f"demo-credit:{company.id}",
     )
     branch = Branch(company_id=company.id, name="Berlin Mitte", time_zone="Europe/Berlin")
     session.add(branch)
