@@ -11,10 +11,12 @@ call arrives, the unique constraint lets one insert win and the balance moves on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from askpro.billing.errors import BillingError, CurrencyMismatch
 from askpro.billing.metrics import LEDGER_ENTRIES, OUT_OF_CREDIT
@@ -174,42 +176,38 @@ async def find_differences(session: AsyncSession) -> tuple[int, int, list[Differ
 
     Returns (accounts checked, companies checked, differences).
     """
-    differences: list[Difference] = []
-    account_sums = (
-        select(LedgerEntry.billing_account_id, func.sum(LedgerEntry.amount_cents).label("total"))
-        .group_by(LedgerEntry.billing_account_id)
+    accounts, account_differences = await _compare_with_ledger(
+        session, BillingAccount, LedgerEntry.billing_account_id, "billing_accounts"
+    )
+    companies, company_differences = await _compare_with_ledger(
+        session, Company, LedgerEntry.company_id, "companies"
+    )
+    return accounts, companies, account_differences + company_differences
+
+
+async def _compare_with_ledger(
+    session: AsyncSession,
+    owner: type[BillingAccount] | type[Company],
+    ledger_key: InstrumentedAttribute[Any],
+    table: str,
+) -> tuple[int, list[Difference]]:
+    """(rows checked, rows whose stored balance is not the sum of their ledger entries)."""
+    sums = (
+        select(ledger_key, func.sum(LedgerEntry.amount_cents).label("total"))
+        .where(ledger_key.is_not(None))
+        .group_by(ledger_key)
         .subquery()
     )
-    accounts = (
+    rows = (
         await session.execute(
             select(
-                BillingAccount.id,
-                BillingAccount.name,
-                BillingAccount.balance_cents,
-                func.coalesce(account_sums.c.total, 0),
-            ).outerjoin(account_sums, account_sums.c.billing_account_id == BillingAccount.id)
+                owner.id, owner.name, owner.balance_cents, func.coalesce(sums.c.total, 0)
+            ).outerjoin(sums, sums.c[ledger_key.key] == owner.id)
         )
     ).all()
-    for account_id, name, stored, total in accounts:
-        if stored != total:
-            differences.append(Difference("billing_accounts", account_id, name, stored, int(total)))
-    company_sums = (
-        select(LedgerEntry.company_id, func.sum(LedgerEntry.amount_cents).label("total"))
-        .where(LedgerEntry.company_id.is_not(None))
-        .group_by(LedgerEntry.company_id)
-        .subquery()
-    )
-    companies = (
-        await session.execute(
-            select(
-                Company.id,
-                Company.name,
-                Company.balance_cents,
-                func.coalesce(company_sums.c.total, 0),
-            ).outerjoin(company_sums, company_sums.c.company_id == Company.id)
-        )
-    ).all()
-    for company_id, name, stored, total in companies:
-        if stored != total:
-            differences.append(Difference("companies", company_id, name, stored, int(total)))
-    return len(accounts), len(companies), differences
+    differences = [
+        Difference(table, row_id, name, stored, int(total))
+        for row_id, name, stored, total in rows
+        if stored != total
+    ]
+    return len(rows), differences
