@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
+from askpro.api.deps import (
+    Id,
+    Page,
+    Paging,
+    Principal,
+    Session,
+    page_of,
+    require_ordered_range,
+    requires,
+)
 from askpro.auth.scopes import Scope
 from askpro.booking import admin, queries
 from askpro.booking.api_schemas import (
@@ -59,20 +68,9 @@ async def list_appointments(
     staff_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
 ) -> Page[AppointmentOut]:
-    if starts_from and starts_before and starts_before <= starts_from:
-        raise Problem(
-            400,
-            "invalid-range",
-            "Invalid date range",
-            "starts_before must be after starts_from",
-            errors=[
-                {
-                    "field": "query.starts_before",
-                    "location": "query",
-                    "message": "must be after starts_from",
-                }
-            ],
-        )
+    require_ordered_range(
+        starts_from, starts_before, start_name="starts_from", end_name="starts_before"
+    )
     rows, cursor = await queries.list_appointments(
         session,
         principal.tenant(),

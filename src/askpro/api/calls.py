@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
+from askpro.api.deps import (
+    Id,
+    Page,
+    Paging,
+    Principal,
+    Session,
+    page_of,
+    require_ordered_range,
+    requires,
+)
 from askpro.auth.scopes import Scope
 from askpro.calls import queries
 from askpro.calls.queries import CallDetail, CallOut
@@ -32,16 +41,7 @@ async def list_calls(
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
 ) -> Page[CallOut]:
-    if since and until and until <= since:
-        raise Problem(
-            400,
-            "invalid-range",
-            "Invalid date range",
-            "until must be after since",
-            errors=[
-                {"field": "query.until", "location": "query", "message": "must be after since"}
-            ],
-        )
+    require_ordered_range(since, until, start_name="since", end_name="until")
     rows, cursor = await queries.list_calls(
         session,
         principal.tenant(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -13,11 +14,40 @@ from askpro.auth.dependencies import Principal, db_session, requires
 from askpro.kit.pagination import Page, PageRequest, page_request
 from askpro.kit.problems import Problem
 
-__all__ = ["Id", "Page", "Paging", "Principal", "Session", "page_of", "requires"]
+__all__ = [
+    "Id",
+    "Page",
+    "Paging",
+    "Principal",
+    "Session",
+    "page_of",
+    "require_ordered_range",
+    "requires",
+]
 
 Session = Annotated[AsyncSession, Depends(db_session)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="The resource's id.")]
+
+
+def require_ordered_range(
+    start: dt.datetime | None, end: dt.datetime | None, *, start_name: str, end_name: str
+) -> None:
+    """400 naming ``end_name`` when both query bounds are given and the range is empty."""
+    if start and end and end <= start:
+        raise Problem(
+            400,
+            "invalid-range",
+            "Invalid date range",
+            f"{end_name} must be after {start_name}",
+            errors=[
+                {
+                    "field": f"query.{end_name}",
+                    "location": "query",
+                    "message": f"must be after {start_name}",
+                }
+            ],
+        )
 
 
 _known_query_names: dict[int, frozenset[str]] = {}

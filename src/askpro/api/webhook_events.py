@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, requires
+from askpro.api.deps import Id, Page, Paging, Principal, Session, require_ordered_range, requires
 from askpro.auth import repository as tokens
 from askpro.auth.audit import audit_as
 from askpro.auth.scopes import Scope
@@ -60,16 +60,7 @@ async def list_webhook_events(
         AwareDatetime | None, Query(description="Received before; ISO 8601 with offset.")
     ] = None,
 ) -> Page[WebhookEventOut]:
-    if since and until and until <= since:
-        raise Problem(
-            400,
-            "invalid-range",
-            "Invalid date range",
-            "until must be after since",
-            errors=[
-                {"field": "query.until", "location": "query", "message": "must be after since"}
-            ],
-        )
+    require_ordered_range(since, until, start_name="since", end_name="until")
     items, cursor = await service.page_events(
         session,
         principal.company_id,
