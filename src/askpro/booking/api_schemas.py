@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from askpro.booking.queries import AppointmentOut
+from askpro.kit.types import DatabaseId
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Id = DatabaseId
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+from askpro.kit.types import DatabaseId
+
+Id = DatabaseId
 Phone = Field(default=None, min_length=3, max_length=40, description="Any format; stored as E.164.")
 Email = Field(default=None, min_length=3, max_length=320, pattern=r"^\s*[^@\s]+@[^@\s]+\s*$")
 

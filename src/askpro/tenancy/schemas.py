@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from askpro.kit.time import zone
+from askpro.kit.types import DatabaseId
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Id = DatabaseId
 Name = Field(min_length=1, max_length=200)
 
 
@@ -113,7 +114,7 @@ class PhoneNumberCreate(BaseModel):
     )
 
     number: str = Field(min_length=3, max_length=40, description="Any format; stored as E.164.")
-    branch_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    branch_id: DatabaseId | None = None
     retell_agent_id: str | None = Field(default=None, max_length=100)
 
 
@@ -122,7 +123,7 @@ class PhoneNumberUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"retell_agent_id": "agent_123"}]}
     )
 
-    branch_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    branch_id: DatabaseId | None = None
     retell_agent_id: str | None = Field(default=None, max_length=100)
 
 
@@ -144,8 +145,8 @@ class StaffCreate(BaseModel):
 
     name: str = Name
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    branch_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    calcom_user_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    branch_id: DatabaseId | None = None
+    calcom_user_id: DatabaseId | None = None
     active: bool = True
 
 
@@ -154,8 +155,8 @@ class StaffUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    branch_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    calcom_user_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    branch_id: DatabaseId | None = None
+    calcom_user_id: DatabaseId | None = None
     active: bool | None = None
 
 
@@ -185,7 +186,7 @@ class ServiceCreate(BaseModel):
     buffer_before_minutes: int = Field(default=0, ge=0, le=240)
     buffer_after_minutes: int = Field(default=0, ge=0, le=240)
     price_cents: int = Field(default=0, ge=0, le=10_000_000)
-    calcom_event_type_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    calcom_event_type_id: DatabaseId | None = None
     minimum_notice_minutes: int | None = Field(default=None, ge=0, le=10_080)
     active: bool = True
 
@@ -200,7 +201,7 @@ class ServiceUpdate(BaseModel):
     buffer_before_minutes: int | None = Field(default=None, ge=0, le=240)
     buffer_after_minutes: int | None = Field(default=None, ge=0, le=240)
     price_cents: int | None = Field(default=None, ge=0, le=10_000_000)
-    calcom_event_type_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    calcom_event_type_id: DatabaseId | None = None
     minimum_notice_minutes: int | None = Field(default=None, ge=0, le=10_080)
     active: bool | None = None
 

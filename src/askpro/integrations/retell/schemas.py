@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from askpro.kit.types import DatabaseId
+
 PartOfDay = Literal["morning", "afternoon", "evening"]
 # What an LLM may say is bounded here, at the edge: a date in year 1 or 9999 cannot become a
-# time zone-aware instant, and an id beyond bigint cannot reach the database.
+# time zone-aware instant (ids are bounded by DatabaseId).
 CallDate = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2199, 12, 31))]
-AppointmentId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class ToolArgs(BaseModel):
@@ -49,13 +50,13 @@ class FindAppointmentsArgs(ToolArgs):
 
 
 class RescheduleAppointmentArgs(ToolArgs):
-    appointment_id: AppointmentId | None = None
+    appointment_id: DatabaseId | None = None
     new_date: CallDate
     new_time: dt.time
 
 
 class CancelAppointmentArgs(ToolArgs):
-    appointment_id: AppointmentId | None = None
+    appointment_id: DatabaseId | None = None
     reason: str | None = Field(default=None, max_length=200)
 
 
