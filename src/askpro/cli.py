@@ -1,78 +1,102 @@
-"""The ``askpro`` command line: serve, worker, migrate and the operator subcommands."""
+"""The ``askpro`` command line: the composition root.
+
+It only assembles: the process commands (``serve``, ``worker``, ``migrate``) that build the
+whole application live here; every feature's subcommands live in its own ``cli.py``, built
+on :mod:`askpro.cliutil` (never on this module), and are registered in :data:`SUB_APPS`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr
-from rich.console import Console
-from rich.table import Table
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.cli import tokens_cli
 from askpro.billing.cli import billing_cli
 from askpro.calls.cli import add_simulate_call
-from askpro.config import Settings, SettingsError, get_settings
+from askpro.cliutil import console, enable_debug, load_or_exit, run_app, run_in_transaction
+from askpro.config import Settings
 from askpro.integrations.calcom.cli import calcom_cli
-from askpro.observability import configure_logging
+from askpro.tenancy.cli import companies_cli
 from askpro.webhooks.cli import simulate_cli, webhooks_cli
-
-T = TypeVar("T")
 
 cli = typer.Typer(
     help="askpro: the backend for AI phone receptionists that book appointments.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-companies_cli = typer.Typer(help="Create and list companies (tenants).", no_args_is_help=True)
-cli.add_typer(companies_cli, name="companies")
-cli.add_typer(webhooks_cli, name="webhooks")
+
 add_simulate_call(simulate_cli)
-cli.add_typer(simulate_cli, name="simulate")
-cli.add_typer(calcom_cli, name="calcom")
-cli.add_typer(tokens_cli, name="tokens")
-cli.add_typer(billing_cli, name="billing")
-console = Console()
+# name → the feature's sub-app; a new feature's commands are one line here.
+SUB_APPS: dict[str, typer.Typer] = {
+    "companies": companies_cli,
+    "webhooks": webhooks_cli,
+    "simulate": simulate_cli,
+    "calcom": calcom_cli,
+    "tokens": tokens_cli,
+    "billing": billing_cli,
+}
+for _name, _sub_app in SUB_APPS.items():
+    cli.add_typer(_sub_app, name=_name)
 
 
-def load_or_exit() -> Settings:
-    """Settings, or one clear line on stderr and exit code 2."""
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        typer.echo(f"askpro: {error}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, json=settings.log_json)
-    return settings
+@cli.callback()
+def root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and DEBUG logs on errors.")
+    ] = False,
+) -> None:
+    """askpro: the backend for AI phone receptionists that book appointments.
+
+    The embedded database lives in ASKPRO_DATA_DIR (default: <checkout>/var for a source
+    checkout, else ~/.local/share/askpro), wherever the command is run from.
+    """
+    if debug:
+        enable_debug()
 
 
-def run_in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database from a synchronous command."""
-    from askpro.runtime import build_runtime
-
-    async def main() -> T:
-        runtime = build_runtime(settings)
-        try:
-            return await runtime.database.unit_of_work(work, name="cli")
-        finally:
-            await runtime.database.dispose()
-
-    return asyncio.run(main())
+# One demo seed at a time: several `serve` processes may start on one database at once.
+DEMO_SEED_LOCK_ID = 4_241_339
 
 
 @cli.command()
 def migrate() -> None:
-    """Apply database migrations up to the newest (safe to run on every deploy)."""
+    """Apply database migrations up to the newest (safe to run on every deploy).
+
+    Creates the embedded database when none exists yet (like `serve`).
+    """
     from askpro import migrations
     from askpro.db import describe_url, resolve_database_url
 
     settings = load_or_exit()
-    url = resolve_database_url(settings)
+    url = resolve_database_url(settings, create=True)
     migrations.upgrade(url)
     console.print(f"schema is up to date on {describe_url(url)}")
+
+
+def demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """Settings of a demo server: the Cal.com stand-in and demo webhook secrets where unset."""
+    from askpro.integrations.calcom.service import standin_settings
+    from askpro.tenancy.demo import DEMO_WEBHOOK_SECRETS
+
+    if settings.calcom_api_key is None:
+        settings = standin_settings(settings, host=host, port=port)
+        console.print(
+            "Cal.com: no ASKPRO_CALCOM_API_KEY set, so the built-in Cal.com STAND-IN serves "
+            f"{settings.calcom_api_base} (demo data; nothing is sent to cal.com)"
+        )
+    for field, secret in DEMO_WEBHOOK_SECRETS.items():
+        if getattr(settings, field) is None:
+            settings = settings.model_copy(update={field: SecretStr(secret)})
+            console.print(
+                f"webhooks: ASKPRO_{field.upper()} is unset, so the DEMO secret {secret!r} is "
+                "accepted (`askpro simulate …` uses it)"
+            )
+    return settings
 
 
 @cli.command()
@@ -88,40 +112,33 @@ def serve(
 ) -> None:
     """Serve the API, webhooks and dashboard; migrate first and, with --demo, seed a demo company.
 
-    With no ASKPRO_DATABASE_URL an embedded PostgreSQL is started under ./var/postgres.
+    With no ASKPRO_DATABASE_URL an embedded PostgreSQL is started in ASKPRO_DATA_DIR (or
+    adopted, when another askpro process already runs it).
     """
     import uvicorn
 
     from askpro import migrations
     from askpro.app import create_app
     from askpro.db import describe_url, resolve_database_url
-    from askpro.integrations.calcom.service import standin_settings
-    from askpro.tenancy.demo import seed_demo_company
+    from askpro.tenancy.demo import DemoCompany, seed_demo_company
 
-    settings = load_or_exit()
-    url = resolve_database_url(settings)
+    settings = load_or_exit(quiet=False)
+    url = resolve_database_url(settings, create=True)
     console.print(
-        f"database: {describe_url(url)}" + ("" if settings.database_url else " (embedded)")
+        f"database: {describe_url(url)}"
+        + ("" if settings.database_url else f" (embedded, in {settings.data_dir})")
     )
     migrations.upgrade(url)
     if demo:
-        seeded = run_in_transaction(settings, seed_demo_company)
+
+        async def seed(session: AsyncSession) -> DemoCompany:
+            await session.execute(text(f"SELECT pg_advisory_xact_lock({DEMO_SEED_LOCK_ID})"))
+            return await seed_demo_company(session)
+
+        seeded = run_in_transaction(settings, seed, create=True)
         state = "created" if seeded.created else "already present"
         console.print(f"demo company #{seeded.company_id} {state}")
-        if settings.calcom_api_key is None:
-            settings = standin_settings(settings, host=host, port=port)
-            console.print(
-                "Cal.com: no ASKPRO_CALCOM_API_KEY set, so the built-in Cal.com STAND-IN serves "
-                f"{settings.calcom_api_base} (demo data; nothing is sent to cal.com)"
-            )
-        if settings.retell_api_key is None:
-            from askpro.calls.simulate import DEMO_RETELL_KEY
-
-            settings = settings.model_copy(update={"retell_api_key": SecretStr(DEMO_RETELL_KEY)})
-            console.print(
-                "Retell: no ASKPRO_RETELL_API_KEY set, so requests signed with the DEMO key "
-                f"{DEMO_RETELL_KEY!r} are accepted (`askpro simulate call` uses it)"
-            )
+        settings = demo_settings(settings, host=host, port=port)
     app = create_app(settings, run_worker=worker)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
@@ -136,10 +153,12 @@ def worker_command(
     running jobs finish (30 s) before exiting.
     """
     from askpro import worker
+    from askpro.db import resolve_database_url
     from askpro.integrations.calcom.service import close_all_clients
     from askpro.runtime import build_runtime, set_runtime
 
-    settings = load_or_exit()
+    settings = load_or_exit(quiet=False)
+    resolve_database_url(settings, create=False)  # a worker never creates a database
 
     async def main() -> None:
         runtime = build_runtime(settings)
@@ -155,68 +174,5 @@ def worker_command(
     asyncio.run(main())
 
 
-@companies_cli.command("create")
-def companies_create(
-    name: Annotated[str, typer.Argument(help="The business's name, e.g. 'Salon Lisa'.")],
-    country: Annotated[
-        str, typer.Option(help="ISO country code; the default phone region.")
-    ] = "DE",
-    time_zone: Annotated[
-        str, typer.Option(help="IANA time zone of the business.")
-    ] = "Europe/Berlin",
-    locale: Annotated[str, typer.Option(help="Language the agent speaks: de or en.")] = "de",
-    price_per_minute_cents: Annotated[int, typer.Option(help="Price of one call minute.")] = 0,
-) -> None:
-    """Create a company and print its id."""
-    from pydantic import ValidationError
-
-    from askpro.tenancy.schemas import CompanyCreate
-    from askpro.tenancy.service import create_company
-
-    settings = load_or_exit()
-    try:
-        data = CompanyCreate(
-            name=name,
-            country=country.upper(),
-            time_zone=time_zone,
-            locale=locale,
-            price_per_minute_cents=price_per_minute_cents,
-        )
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        typer.echo(f"askpro: invalid company: {problems}", err=True)
-        raise typer.Exit(2) from None
-
-    async def work(session: AsyncSession) -> int:
-        return (await create_company(session, data)).id
-
-    console.print(f"created company #{run_in_transaction(settings, work)}: {name}")
-
-
-@companies_cli.command("list")
-def companies_list() -> None:
-    """List companies with their id, country, time zone and balance."""
-    from askpro.tenancy.schemas import CompanyOut
-    from askpro.tenancy.service import list_companies
-
-    settings = load_or_exit()
-
-    async def work(session: AsyncSession) -> list[CompanyOut]:
-        return [CompanyOut.model_validate(company) for company in await list_companies(session)]
-
-    table = Table("id", "name", "country", "time zone", "locale", "balance", "status")
-    for company in run_in_transaction(settings, work):
-        table.add_row(
-            str(company.id),
-            company.name,
-            company.country,
-            company.time_zone,
-            company.locale,
-            f"{company.balance_cents / 100:.2f}",
-            company.status,
-        )
-    console.print(table)
-
-
 def main() -> None:
-    cli()
+    run_app(cli)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,9 +17,38 @@ class SettingsError(Exception):
     """Raised with one human-readable line when the environment is invalid."""
 
 
+def project_root() -> Path | None:
+    """The source checkout askpro runs from (an editable install), if it is one."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "askpro"' in pyproject.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database lives when ``ASKPRO_DATA_DIR`` is unset.
+
+    Never the current directory: ``<checkout>/var`` when askpro runs from a source checkout
+    (``make run``, ``.venv/bin/askpro`` from anywhere), else the per-user data directory
+    ``$XDG_DATA_HOME/askpro`` (``~/.local/share/askpro``).
+    """
+    root = project_root()
+    if root is not None:
+        return root / "var"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "askpro"
+
+
+def _env_files() -> tuple[Path, ...]:
+    """The checkout's ``.env`` (if any), then the current directory's, which wins."""
+    root = project_root()
+    return (root / ".env", Path(".env")) if root is not None else (Path(".env"),)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ASKPRO_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="ASKPRO_", env_file=_env_files(), extra="ignore", frozen=True
     )
 
     database_url: str | None = Field(
@@ -61,7 +91,10 @@ class Settings(BaseSettings):
     webhook_sweep_after_seconds: int = Field(default=120, ge=1)
     log_level: LogLevel = "INFO"
     log_json: bool = True
-    data_dir: Path = Path("var")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Home of the embedded PostgreSQL (data_dir/postgres); see default_data_dir.",
+    )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     worker_concurrency: int = Field(default=4, ge=1, le=100)
     rate_limit_per_token: str = Field(
@@ -80,6 +113,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Resolved once, so a command that changes directory still uses the same data.
+        return value.expanduser().resolve()
 
     @field_validator("database_url")
     @classmethod

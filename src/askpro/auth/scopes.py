@@ -55,12 +55,16 @@ ALL_SCOPES = frozenset(Scope)
 COMPANY_SCOPES = ALL_SCOPES - PLATFORM_SCOPES
 
 
-def parse_scopes(raw: str | list[str]) -> list[Scope]:
-    """``"a,b"`` or ``["a", "b"]`` → scopes, sorted and deduplicated; ``"*"`` means all."""
+def parse_scopes(raw: str | list[str], *, for_company: bool = False) -> list[Scope]:
+    """``"a,b"`` or ``["a", "b"]`` → scopes, sorted and deduplicated.
+
+    ``"*"`` means every scope the token can hold: all of them for a platform token, every
+    scope but the platform-only ones for a company token (``for_company``).
+    """
     items = raw.split(",") if isinstance(raw, str) else raw
     names = {item.strip() for item in items if item.strip()}
     if "*" in names:
-        return sorted(ALL_SCOPES)
+        return sorted(COMPANY_SCOPES if for_company else ALL_SCOPES)
     known = {scope.value for scope in Scope}
     unknown = sorted(names - known)
     if unknown:

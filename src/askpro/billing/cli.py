@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing.errors import BillingError
+from askpro.cliutil import JsonFlag, console, fail, load_or_exit, print_json, run_in_transaction
 
 T = TypeVar("T")
 
@@ -20,8 +19,6 @@ billing_cli = typer.Typer(
     help="Credit balances, operator adjustments and the ledger reconciliation.",
     no_args_is_help=True,
 )
-console = Console()
-
 CompanyArgument = Annotated[str, typer.Argument(help="Company id, or its exact name.")]
 
 
@@ -39,11 +36,6 @@ def parse_amount(raw: str) -> int:
     return int(cents)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"askpro: {message}", err=True)
-    return typer.Exit(2)
-
-
 async def _company_id(session: AsyncSession, reference: str) -> int:
     from askpro.billing import repository
 
@@ -54,17 +46,15 @@ async def _company_id(session: AsyncSession, reference: str) -> int:
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from askpro.cli import load_or_exit, run_in_transaction
-
     settings = load_or_exit()
     try:
         return run_in_transaction(settings, work)
     except BillingError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 @billing_cli.command("balance")
-def balance(company: CompanyArgument) -> None:
+def balance(company: CompanyArgument, as_json: JsonFlag = False) -> None:
     """Show the company's balance, its paying account's balance and the credit state."""
     from askpro.billing.schemas import BalanceOut
     from askpro.billing.service import get_balance
@@ -73,6 +63,9 @@ def balance(company: CompanyArgument) -> None:
         return await get_balance(session, await _company_id(session, company))
 
     result = _run(work)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
     currency = result.currency.upper()
     console.print(
         f"company #{result.company_id}: {result.company_balance_cents / 100:.2f} {currency}"
@@ -110,7 +103,7 @@ def adjust_command(
     try:
         cents = parse_amount(amount)
     except BillingError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     actor = f"cli:{getpass.getuser()}"
 
     async def work(session: AsyncSession) -> ledger.Posting:
@@ -134,15 +127,13 @@ def adjust_command(
 
 
 @billing_cli.command("reconcile")
-def reconcile_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-) -> None:
+def reconcile_command(as_json: JsonFlag = False) -> None:
     """Recompute every balance from the ledger; exit 1 if any stored balance differs."""
     from askpro.billing.service import reconcile
 
     report = _run(reconcile)
     if as_json:
-        typer.echo(json.dumps(report.model_dump()))
+        print_json(report.model_dump(mode="json"))
     else:
         console.print(
             f"checked {report.accounts_checked} accounts and "

@@ -27,7 +27,7 @@ def simulate_call(
 ) -> None:
     """Inbound webhook → availability → hold → booking → call events, signed like Retell."""
     from askpro.calls.simulate import DEMO_RETELL_KEY, Simulation, SimulationFailed
-    from askpro.cli import load_or_exit
+    from askpro.cliutil import load_or_exit
 
     settings = load_or_exit()
     configured = settings.retell_api_key.get_secret_value() if settings.retell_api_key else None

@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 
+from askpro.tenancy.demo import DEMO_RETELL_KEY
 from askpro.webhooks.signatures import sign_retell
 
-DEMO_RETELL_KEY = "askpro-demo-retell-key"
+__all__ = ["DEMO_RETELL_KEY", "Simulation", "SimulationFailed"]
 
 
 @dataclass

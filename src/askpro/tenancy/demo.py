@@ -21,6 +21,18 @@ DEMO_SERVICES = (
 DEMO_STAFF = ("Anna", "Ben")
 DEMO_CREDIT_CENTS = 5000
 
+# Webhook signing secrets a demo server (`askpro serve` with --demo) accepts for a provider
+# whose ASKPRO_ secret is unset, so `askpro simulate …` works without provider accounts.
+# Public on purpose: a server with the real secrets configured never accepts them.
+DEMO_RETELL_KEY = "askpro-demo-retell-key"
+DEMO_CALCOM_WEBHOOK_SECRET = "askpro-demo-calcom-secret"  # noqa: S105 - public demo value
+DEMO_STRIPE_WEBHOOK_SECRET = "whsec_askpro_demo_secret"  # noqa: S105 - public demo value
+DEMO_WEBHOOK_SECRETS = {
+    "retell_api_key": DEMO_RETELL_KEY,
+    "calcom_webhook_secret": DEMO_CALCOM_WEBHOOK_SECRET,
+    "stripe_webhook_secret": DEMO_STRIPE_WEBHOOK_SECRET,
+}
+
 
 @dataclass(frozen=True)
 class DemoCompany:

@@ -2,28 +2,60 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+
+from askpro.cliutil import (
+    JsonFlag,
+    console,
+    err_console,
+    fail,
+    load_or_exit,
+    print_json,
+    run_in_transaction,
+)
+from askpro.cliutil import table as make_table
+from askpro.config import Settings
 
 calcom_cli = typer.Typer(help="Cal.com: account health and cache warm-up.", no_args_is_help=True)
-console = Console()
+
+DemoServerOption = Annotated[
+    str,
+    typer.Option(
+        "--server",
+        help="The running demo server whose built-in Cal.com stand-in is used when "
+        "ASKPRO_CALCOM_API_KEY is unset (as `askpro serve` does).",
+    ),
+]
+
+
+def calcom_settings(server: str) -> Settings:
+    """The settings, pointed at the demo server's stand-in when no Cal.com key is set.
+
+    `askpro serve` books against its stand-in in that case, so the CLI checks the same one:
+    the command and the demo server's `/api/health/calcom` then agree.
+    """
+    from askpro.integrations.calcom.service import standin_settings
+
+    settings = load_or_exit()
+    if settings.calcom_api_key is not None:
+        return settings
+    parts = urlsplit(server)
+    if parts.hostname is None:
+        raise fail(f"--server: not a URL: {server!r}")
+    return standin_settings(settings, host=parts.hostname, port=parts.port or 80)
 
 
 @calcom_cli.command("health")
-def health(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
-) -> None:
+def health(as_json: JsonFlag = False, server: DemoServerOption = "http://127.0.0.1:8000") -> None:
     """Check every configured Cal.com account; exit code 1 when one is unhealthy."""
-    from askpro.cli import load_or_exit, run_in_transaction
     from askpro.integrations.calcom.health import calcom_health
     from askpro.integrations.calcom.service import close_all_clients
 
-    settings = load_or_exit()
+    settings = calcom_settings(server)
 
     async def work(session: Any) -> dict[str, Any]:
         try:
@@ -33,9 +65,11 @@ def health(
 
     report = run_in_transaction(settings, work)
     if as_json:
-        typer.echo(json.dumps(report))
+        print_json(report)
     else:
-        table = Table("account", "companies", "reachable", "latency", "breaker", "budget", "error")
+        table = make_table(
+            "account", "companies", "reachable", "latency", "breaker", "budget", "error"
+        )
         for account in report["accounts"]:
             table.add_row(
                 account["account"],
@@ -58,19 +92,19 @@ def warm_cache_command(
         int | None, typer.Option(help="Only this company (default: every company).")
     ] = None,
     days: Annotated[int, typer.Option(min=1, max=60, help="Days of slots to fetch.")] = 7,
+    server: DemoServerOption = "http://127.0.0.1:8000",
 ) -> None:
     """Fill the cache with event types, schedules and the next days of slots."""
     from sqlalchemy import select
 
-    from askpro.cli import load_or_exit, run_in_transaction
     from askpro.integrations.calcom.errors import CalcomError
     from askpro.integrations.calcom.service import calcom_client_for, close_all_clients
     from askpro.integrations.calcom.warmup import warm_cache
     from askpro.models import Company, Service
 
-    settings = load_or_exit()
+    settings = calcom_settings(server)
     if settings.redis_url is None:
-        console.print(
+        err_console.print(
             "[yellow]ASKPRO_REDIS_URL is not set: the cache is in this process's memory and "
             "ends with it (warm-cache helps servers only with Redis).[/yellow]"
         )
@@ -81,7 +115,7 @@ def warm_cache_command(
             query = query.where(Company.id == company)
         companies = list(await session.scalars(query))
         if not companies:
-            raise typer.BadParameter(f"no company {company}" if company else "no companies")
+            raise fail(f"no company #{company}" if company else "no companies")
         cached = 0
         seen: set[str] = set()
         try:
@@ -90,12 +124,14 @@ def warm_cache_command(
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=console,
+                console=err_console,
             ) as progress:
                 for tenant in companies:
                     client = calcom_client_for(tenant, settings)
                     if client is None:
-                        console.print(f"company #{tenant.id}: no Cal.com key configured, skipped")
+                        err_console.print(
+                            f"company #{tenant.id}: no Cal.com key configured, skipped"
+                        )
                         continue
                     event_type_ids = list(
                         await session.scalars(
@@ -124,7 +160,7 @@ def warm_cache_command(
                             on_step=step,
                         )
                     except CalcomError as error:
-                        console.print(f"company #{tenant.id}: [red]{error}[/red]")
+                        err_console.print(f"company #{tenant.id}: [red]{error}[/red]")
         finally:
             await close_all_clients()
         return cached

@@ -28,7 +28,13 @@ async def configured_accounts(
     accounts: dict[str, tuple[CalcomClient, list[int]]] = {}
     if settings.calcom_api_key is not None:
         client = client_for_key(settings.calcom_api_key.get_secret_value(), settings)
-        accounts[client.account] = (client, [])
+        # The global key serves every company without its own key (the demo company too).
+        without_own_key = await session.scalars(
+            select(Company.id)
+            .where(Company.calcom_api_key_encrypted.is_(None))
+            .order_by(Company.id)
+        )
+        accounts[client.account] = (client, list(without_own_key))
     companies = await session.scalars(
         select(Company).where(Company.calcom_api_key_encrypted.is_not(None)).order_by(Company.id)
     )
