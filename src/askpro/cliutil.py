@@ -36,6 +36,15 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DEFAULT_SERVER_URL = "http://127.0.0.1:8000"  # where `make run` serves
+ServerUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="ASKPRO_SERVER_URL",
+        help="The running askpro server (`make run` serves http://127.0.0.1:8000).",
+    ),
+]
 
 
 class CommandError(Exception):

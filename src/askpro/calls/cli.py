@@ -10,7 +10,7 @@ import typer
 
 def simulate_call(
     base_url: Annotated[
-        str, typer.Option(help="The running askpro server.")
+        str, typer.Option(envvar="ASKPRO_SERVER_URL", help="The running askpro server.")
     ] = "http://127.0.0.1:8000",
     to_number: Annotated[
         str, typer.Option("--to", help="The dialled number (the demo company's by default).")

@@ -15,7 +15,9 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.cliutil import (
+    DEFAULT_SERVER_URL,
     JsonFlag,
+    ServerUrlOption,
     console,
     err_console,
     fail,
@@ -262,9 +264,7 @@ def simulate_webhook(
             help="A sample shipped with askpro (see `askpro simulate samples`) or a JSON file."
         ),
     ],
-    url: Annotated[
-        str, typer.Option(help="Server base URL (or a full /webhooks/... URL).")
-    ] = "http://127.0.0.1:8000",
+    url: ServerUrlOption = DEFAULT_SERVER_URL,
     secret: Annotated[
         str | None,
         typer.Option(help="Signing secret (default: the configured one, else the demo one)."),
@@ -287,7 +287,7 @@ def simulate_webhook(
     path = f"/webhooks/{provider}"
     if isinstance(payload, dict) and payload.get("event") == "call_inbound":
         path = "/webhooks/retell/inbound"
-    target = url if "/webhooks/" in url else url.rstrip("/") + path
+    target = url if "/webhooks/" in url else url.rstrip("/") + path  # a full URL is kept
     headers = {"content-type": "application/json", **sign(provider, body, key)}
     response = httpx.post(target, content=body, headers=headers, timeout=15)
     err_console.print(f"POST {target} -> {response.status_code}")

@@ -122,7 +122,7 @@ async def test_cli_warm_cache_fills_event_types_schedules_and_7_days_of_slots(
     slot_requests = [r for r in calcom_standin.state.requests if r.path == "/v2/slots"]
     assert sorted({r.query["eventTypeId"] for r in slot_requests}) == ["1001", "1003"]
     assert len(slot_requests) == 14
-    assert "ASKPRO_REDIS_URL is not set" in result.stdout
+    assert "ASKPRO_REDIS_URL is not set" in result.stderr, "a warning, not a result: stderr"
 
 
 def test_calcom_commands_explain_themselves() -> None:

@@ -9,7 +9,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from askpro.cliutil import (
+    DEFAULT_SERVER_URL,
     JsonFlag,
+    ServerUrlOption,
     console,
     err_console,
     fail,
@@ -22,18 +24,9 @@ from askpro.config import Settings
 
 calcom_cli = typer.Typer(help="Cal.com: account health and cache warm-up.", no_args_is_help=True)
 
-DemoServerOption = Annotated[
-    str,
-    typer.Option(
-        "--server",
-        help="The running demo server whose built-in Cal.com stand-in is used when "
-        "ASKPRO_CALCOM_API_KEY is unset (as `askpro serve` does).",
-    ),
-]
-
 
 def calcom_settings(server: str) -> Settings:
-    """The settings, pointed at the demo server's stand-in when no Cal.com key is set.
+    """The settings, pointed at the stand-in of the demo server ``server`` when no key is set.
 
     `askpro serve` books against its stand-in in that case, so the CLI checks the same one:
     the command and the demo server's `/api/health/calcom` then agree.
@@ -45,17 +38,21 @@ def calcom_settings(server: str) -> Settings:
         return settings
     parts = urlsplit(server)
     if parts.hostname is None:
-        raise fail(f"--server: not a URL: {server!r}")
+        raise fail(f"--url: not a URL: {server!r}")
     return standin_settings(settings, host=parts.hostname, port=parts.port or 80)
 
 
 @calcom_cli.command("health")
-def health(as_json: JsonFlag = False, server: DemoServerOption = "http://127.0.0.1:8000") -> None:
-    """Check every configured Cal.com account; exit code 1 when one is unhealthy."""
+def health(as_json: JsonFlag = False, url: ServerUrlOption = DEFAULT_SERVER_URL) -> None:
+    """Check every configured Cal.com account; exit code 1 when one is unhealthy.
+
+    With no ASKPRO_CALCOM_API_KEY (demo mode) it checks the built-in stand-in of the
+    running demo server at --url, the one that server books against.
+    """
     from askpro.integrations.calcom.health import calcom_health
     from askpro.integrations.calcom.service import close_all_clients
 
-    settings = calcom_settings(server)
+    settings = calcom_settings(url)
 
     async def work(session: Any) -> dict[str, Any]:
         try:
@@ -92,9 +89,12 @@ def warm_cache_command(
         int | None, typer.Option(help="Only this company (default: every company).")
     ] = None,
     days: Annotated[int, typer.Option(min=1, max=60, help="Days of slots to fetch.")] = 7,
-    server: DemoServerOption = "http://127.0.0.1:8000",
+    url: ServerUrlOption = DEFAULT_SERVER_URL,
 ) -> None:
-    """Fill the cache with event types, schedules and the next days of slots."""
+    """Fill the cache with event types, schedules and the next days of slots.
+
+    With no ASKPRO_CALCOM_API_KEY (demo mode) it reads the stand-in of the server at --url.
+    """
     from sqlalchemy import select
 
     from askpro.integrations.calcom.errors import CalcomError
@@ -102,7 +102,7 @@ def warm_cache_command(
     from askpro.integrations.calcom.warmup import warm_cache
     from askpro.models import Company, Service
 
-    settings = calcom_settings(server)
+    settings = calcom_settings(url)
     if settings.redis_url is None:
         err_console.print(
             "[yellow]ASKPRO_REDIS_URL is not set: the cache is in this process's memory and "
