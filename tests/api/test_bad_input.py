@@ -8,8 +8,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.auth.routes import RouteEntry
 from askpro.kit.pagination import encode_cursor
 from askpro.models import Company
+from tests.api.world import API_ROUTES, operation, route_id, target
 from tests.fixtures.auth import IssuedTestToken, create_token
 from tests.fixtures.factories import create_branch, create_company
 
@@ -208,16 +210,32 @@ async def test_bad_input_names_the_field(
     assert field in _fields(response), response.text
 
 
-async def test_malformed_json_is_a_422_naming_the_body(
-    api: httpx.AsyncClient, token: IssuedTestToken
+BODY_ROUTES = [entry for entry in API_ROUTES if operation(entry).get("requestBody")]
+
+
+@pytest.mark.parametrize("entry", BODY_ROUTES, ids=route_id)
+async def test_malformed_json_is_a_400_saying_the_body_is_not_json(
+    api: httpx.AsyncClient, session: AsyncSession, entry: RouteEntry
 ) -> None:
-    response = await api.post(
-        "/api/v1/branches",
-        content=b"{not json",
-        headers={**token.headers, "Content-Type": "application/json"},
+    company = await create_company(session)
+    goal = await target(session, entry, company)
+    platform = await create_token(session, None)
+    await session.commit()
+    response = await api.request(
+        entry.method,
+        goal.url,
+        content=b'{"name": "x", ',
+        headers={
+            **platform.headers,
+            **goal.headers,
+            "X-Company-ID": str(company.id),
+            "Content-Type": "application/json",
+        },
     )
-    assert response.status_code == 422
-    assert _fields(response)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/malformed-body")
+    assert "not valid JSON" in response.json()["detail"]
+    assert _fields(response) == ["body"]
 
 
 async def test_platform_token_must_name_the_company(

@@ -63,8 +63,32 @@ async def handle_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+def _malformed_body(exc: RequestValidationError) -> Problem | None:
+    """A body that is not JSON at all is a 400 of its own, not a field's validation error.
+
+    FastAPI reports it as a ``json_invalid`` error located at ``("body", <offset>)``.
+    """
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            location = error.get("loc") or ()
+            offset = location[1] if len(location) > 1 else None
+            reason = (error.get("ctx") or {}).get("error") or error.get("msg")
+            where = f" at character {offset}" if isinstance(offset, int) else ""
+            return Problem(
+                400,
+                "malformed-body",
+                "Malformed request body",
+                f"the request body is not valid JSON ({reason}{where})",
+                errors=[{"field": "body", "location": "body", "message": "not valid JSON"}],
+            )
+    return None
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    malformed = _malformed_body(exc)
+    if malformed is not None:
+        return problem_response(malformed, request)
     errors = [
         {
             "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
