@@ -70,7 +70,7 @@ def _malformed_body(exc: RequestValidationError) -> Problem | None:
     """
     for error in exc.errors():
         if error.get("type") == "json_invalid":
-            location = error.get("loc") or ()
+            location = list(error.get("loc") or ())
             offset = location[1] if len(location) > 1 else None
             reason = (error.get("ctx") or {}).get("error") or error.get("msg")
             where = f" at character {offset}" if isinstance(offset, int) else ""
