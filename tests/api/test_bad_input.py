@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.auth.routes import RouteEntry
+from askpro.api.route_table import RouteEntry
 from askpro.kit.pagination import encode_cursor
 from askpro.models import Company
 from tests.api.world import API_ROUTES, operation, route_id, target

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.auth.routes import RouteEntry
+from askpro.api.route_table import RouteEntry
 from askpro.auth.scopes import PLATFORM_SCOPES
 from askpro.models import PhoneNumber
 from tests.api.world import API_ROUTES, PARAMETER, example_body, route_id, target
