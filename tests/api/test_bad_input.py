@@ -147,7 +147,6 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         422,
         "query.event_type",
     ),
-    ("webhook id not a number", "GET", WEBHOOKS + "/abc", None, 422, "path.webhook_event_id"),
     (
         "replay of a settled status",
         "POST",
@@ -208,6 +207,19 @@ async def test_bad_input_names_the_field(
     response = await api.request(method, url.format(branch=branch.id), json=body, headers=headers)
     assert response.status_code == status, response.text
     assert field in _fields(response), response.text
+
+
+async def test_a_webhook_event_segment_that_is_not_a_number_names_no_resource(
+    api: httpx.AsyncClient, token: IssuedTestToken
+) -> None:
+    """``/webhook-events/{id:int}``: ``abc`` is no event (404), and ``GET …/replay`` is the
+    replay resource answering 405 with its ``Allow``, not an invalid id."""
+    missing = await api.get(WEBHOOKS + "/abc", headers=token.headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    replay = await api.get(WEBHOOKS + "/replay", headers=token.headers)
+    assert replay.status_code == 405
+    assert replay.headers["allow"] == "POST"
 
 
 BODY_ROUTES = [entry for entry in API_ROUTES if operation(entry).get("requestBody")]

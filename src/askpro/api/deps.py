@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.dependencies import Principal, db_session, requires
@@ -16,6 +18,7 @@ from askpro.kit.problems import Problem
 
 __all__ = [
     "Id",
+    "Instant",
     "Page",
     "Paging",
     "Principal",
@@ -24,6 +27,28 @@ __all__ = [
     "require_ordered_range",
     "requires",
 ]
+
+_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    # pydantic also reads "0.5" as a Unix time; the document promises RFC 3339 date-times.
+    if isinstance(value, str) and not _ISO_8601.match(value):
+        raise ValueError("not an ISO 8601 date-time with offset")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+"""A date-time query parameter: ISO 8601 with an offset, nothing else."""
+
+SEMANTIC_FIELDS = "x-semantic-fields"
+
+
+def semantic_fields(*fields: str) -> dict[str, Any]:
+    """``openapi_extra`` naming fields the server checks beyond their schema (a phone number
+    that exists, a bookable time): a schema-valid value may be a 422 naming them."""
+    return {SEMANTIC_FIELDS: sorted(fields)}
+
 
 Session = Annotated[AsyncSession, Depends(db_session)]
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -11,7 +11,11 @@ that hold for every route, so routers added later are exact without extra work:
 - optional header and query parameters never offer ``null`` (a header cannot carry it: the
   server would answer 422 to ``X-Company-ID: null``); cursors carry their alphabet;
 - create operations link to the read/change/delete operations of what they created
-  (OpenAPI ``links``), so clients and stateful testers can follow them.
+  (OpenAPI ``links``), so clients and stateful testers can follow them;
+- ``x-semantic-fields`` lists the fields the server checks beyond any JSON Schema (a cursor
+  must be one the list returned; a ``*_id``/``*_ids`` in a body must name a row of the
+  company; a route adds its own with ``openapi_extra={"x-semantic-fields": [...]}``): a
+  schema-valid request may be answered 400/422 only naming one of them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from askpro.api.deps import SEMANTIC_FIELDS
 from askpro.api.route_table import RouteEntry, api_routes, declared_scopes, route_table
 from askpro.kit.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 
@@ -46,6 +51,10 @@ SIGNED_PROBLEMS: dict[str, str] = {
 }
 # kit.pagination.encode_cursor: unpadded base64url.
 CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+# api.deps.require_ordered_range: an empty range is a 400 naming its end.
+RANGES = (("since", "until"), ("starts_from", "starts_before"))
+# Providers' ids (a Cal.com user, a Retell agent) are stored as given, never looked up.
+EXTERNAL_ID_PREFIXES = ("calcom_", "retell_", "stripe_")
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -96,6 +105,25 @@ def _exact_responses(operation: dict[str, Any], entry: RouteEntry | None) -> Non
     for status, response in responses.items():
         if status[:1] in ("4", "5") and not response.get("content"):
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
+
+
+def _semantic_fields(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    fields = set(operation.get(SEMANTIC_FIELDS, []))
+    query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if "cursor" in query:
+        fields.add("query.cursor")
+    fields.update(f"query.{end}" for start, end in RANGES if {start, end} <= query)
+    content = operation.get("requestBody", {}).get("content", {})
+    body = content.get("application/json", {}).get("schema", {})
+    reference = body.get("$ref", "")
+    properties = schemas.get(reference.rsplit("/", 1)[-1], body).get("properties", {})
+    fields.update(
+        name
+        for name in properties
+        if name.endswith(("_id", "_ids")) and not name.startswith(EXTERNAL_ID_PREFIXES)
+    )
+    if fields:
+        operation[SEMANTIC_FIELDS] = sorted(fields)
 
 
 def _scopes_note(operation: dict[str, Any], scopes: tuple[str, ...]) -> None:
@@ -165,6 +193,7 @@ def install_openapi(app: FastAPI) -> None:
                     _scopes_note(operation, scopes)
                 _exact_parameters(operation)
                 _exact_responses(operation, entries.get((method, path)))
+                _semantic_fields(operation, schema["components"]["schemas"])
         _add_links(paths)
         app.openapi_schema = schema
         return schema

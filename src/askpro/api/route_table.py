@@ -70,8 +70,10 @@ def api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
     found = []
     for context in iter_route_contexts(list(app.routes)):
         route = context.original_route
-        if isinstance(route, APIRoute) and context.path:
-            found.append((str(context.path), set(context.methods or ()), route))
+        # path_format: the template as documented (``{id}``, not ``{id:int}``).
+        path = context.path_format or context.path
+        if isinstance(route, APIRoute) and path:
+            found.append((str(path), set(context.methods or ()), route))
     return found
 
 

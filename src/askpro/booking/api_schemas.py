@@ -50,7 +50,12 @@ class AppointmentCreate(BaseModel):
                     "starts_at": EXAMPLE_START,
                     "notes": "Booked by the front desk",
                 }
-            ]
+            ],
+            # What _one_customer checks, stated in the schema: exactly one is non-null.
+            "oneOf": [
+                {"required": ["customer_id"], "properties": {"customer_id": {"type": "integer"}}},
+                {"required": ["customer"], "properties": {"customer": {"type": "object"}}},
+            ],
         },
     )
 
