@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.dependencies import Principal, db_session, requires
 from askpro.kit.pagination import Page, PageRequest, page_request
 from askpro.kit.problems import Problem
+from askpro.kit.types import Instant
 
 __all__ = [
     "Id",
@@ -27,19 +26,6 @@ __all__ = [
     "require_ordered_range",
     "requires",
 ]
-
-_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _iso_8601(value: object) -> object:
-    # pydantic also reads "0.5" as a Unix time; the document promises RFC 3339 date-times.
-    if isinstance(value, str) and not _ISO_8601.match(value):
-        raise ValueError("not an ISO 8601 date-time with offset")
-    return value
-
-
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
-"""A date-time query parameter: ISO 8601 with an offset, nothing else."""
 
 SEMANTIC_FIELDS = "x-semantic-fields"
 
