@@ -101,7 +101,8 @@ def _config(document: dict[str, Any]) -> str:
     ``x-semantic-fields`` may reject schema-valid data with 400/422, which the hooks' check
     then holds to the declared fields.
     """
-    lines = [f'hooks = "{HOOKS}"', ""]
+    # No cache: a run must not replay what an earlier run (another seed, a dead database) saw.
+    lines = [f'hooks = "{HOOKS}"', "cache = { enabled = false }", ""]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             name = f"{method.upper()} {path}"
