@@ -5,6 +5,9 @@ rejected, ``Allow`` on 405, auth not ignored, …) over every phase, including t
 one that follows the document's ``links`` from create to read/change/delete. 0 failures.
 
 Covers every route the document lists, so new routers are checked without a change here.
+What no schema can state is declared per operation (``x-semantic-fields``, see
+askpro.api.openapi); the generated config lets only those operations reject schema-valid
+data, and the check in ``schemathesis_hooks`` holds each such rejection to those fields.
 Bounded for CI on 2 cores: ASKPRO_FUZZ_EXAMPLES examples per operation (default 20), a fixed
 seed (ASKPRO_FUZZ_SEED) so a failure reproduces.
 """
