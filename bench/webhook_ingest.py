@@ -29,7 +29,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_bench_secret"
-SAMPLES = Path("/work/shared/providers/samples")
+SAMPLES = ROOT / "tests" / "fixtures" / "samples"
 
 
 def free_port() -> int:

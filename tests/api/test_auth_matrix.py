@@ -12,7 +12,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.auth.routes import API_PREFIX, RouteEntry, route_table
+from askpro.api.route_table import API_PREFIX, RouteEntry, route_table
 from askpro.auth.scopes import COMPANY_SCOPES, PLATFORM_SCOPES, Scope
 from askpro.models import Company
 from tests.api.world import (

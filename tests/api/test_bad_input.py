@@ -8,8 +8,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.api.route_table import RouteEntry
 from askpro.kit.pagination import encode_cursor
 from askpro.models import Company
+from tests.api.world import API_ROUTES, operation, route_id, target
 from tests.fixtures.auth import IssuedTestToken, create_token
 from tests.fixtures.factories import create_branch, create_company
 
@@ -145,7 +147,6 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         422,
         "query.event_type",
     ),
-    ("webhook id not a number", "GET", WEBHOOKS + "/abc", None, 422, "path.webhook_event_id"),
     (
         "replay of a settled status",
         "POST",
@@ -208,16 +209,45 @@ async def test_bad_input_names_the_field(
     assert field in _fields(response), response.text
 
 
-async def test_malformed_json_is_a_422_naming_the_body(
+async def test_a_webhook_event_segment_that_is_not_a_number_names_no_resource(
     api: httpx.AsyncClient, token: IssuedTestToken
 ) -> None:
-    response = await api.post(
-        "/api/v1/branches",
-        content=b"{not json",
-        headers={**token.headers, "Content-Type": "application/json"},
+    """``/webhook-events/{id:int}``: ``abc`` is no event (404), and ``GET …/replay`` is the
+    replay resource answering 405 with its ``Allow``, not an invalid id."""
+    missing = await api.get(WEBHOOKS + "/abc", headers=token.headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    replay = await api.get(WEBHOOKS + "/replay", headers=token.headers)
+    assert replay.status_code == 405
+    assert replay.headers["allow"] == "POST"
+
+
+BODY_ROUTES = [entry for entry in API_ROUTES if operation(entry).get("requestBody")]
+
+
+@pytest.mark.parametrize("entry", BODY_ROUTES, ids=route_id)
+async def test_malformed_json_is_a_400_saying_the_body_is_not_json(
+    api: httpx.AsyncClient, session: AsyncSession, entry: RouteEntry
+) -> None:
+    company = await create_company(session)
+    goal = await target(session, entry, company)
+    platform = await create_token(session, None)
+    await session.commit()
+    response = await api.request(
+        entry.method,
+        goal.url,
+        content=b'{"name": "x", ',
+        headers={
+            **platform.headers,
+            **goal.headers,
+            "X-Company-ID": str(company.id),
+            "Content-Type": "application/json",
+        },
     )
-    assert response.status_code == 422
-    assert _fields(response)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/malformed-body")
+    assert "not valid JSON" in response.json()["detail"]
+    assert _fields(response) == ["body"]
 
 
 async def test_platform_token_must_name_the_company(

@@ -5,14 +5,16 @@ Generated from the route table: every tenant resource with an item route is cove
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.auth.routes import RouteEntry
+from askpro.api.route_table import RouteEntry
 from askpro.auth.scopes import PLATFORM_SCOPES
+from askpro.models import PhoneNumber
 from tests.api.world import API_ROUTES, PARAMETER, example_body, route_id, target
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import create_company
@@ -90,18 +92,32 @@ async def test_list_filters_naming_another_companys_objects_return_nothing(
     company_b = await create_company(session, name="B")
     branch = await factories.create_branch(session, company_a)
     staff = await factories.create_staff(session, company_a, branch=branch)
+    service = await factories.create_service(session, company_a, staff=[staff])
+    await factories.create_appointment(
+        session, company_a, staff, service, dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)
+    )
+    session.add(PhoneNumber(company_id=company_a.id, number="+4930555000111", branch_id=branch.id))
+    token_a = await create_token(session, company_a)
     token_b = await create_token(session, company_b)
     await session.commit()
-    for url in (
+    filtered = (
         f"/api/v1/staff?branch_id={branch.id}",
         f"/api/v1/phone-numbers?branch_id={branch.id}",
         f"/api/v1/appointments?staff_id={staff.id}",
-        f"/api/v1/services/{staff.id}/staff",
-    ):
-        response = await api.get(url, headers=token_b.headers)
-        assert response.status_code in (200, 404), url
-        if response.status_code == 200:
-            assert response.json()["items"] == [], url
+    )
+    # Each filter finds company A's object for A, so an empty answer for B proves scoping.
+    for url in filtered:
+        own = await api.get(url, headers=token_a.headers)
+        assert own.status_code == 200, url
+        assert len(own.json()["items"]) == 1, url
+        other = await api.get(url, headers=token_b.headers)
+        assert other.status_code == 200, url
+        assert other.json()["items"] == [], url
+    members = f"/api/v1/services/{service.id}/staff"
+    own_members = await api.get(members, headers=token_a.headers)
+    assert [member["id"] for member in own_members.json()] == [staff.id]
+    other_members = await api.get(members, headers=token_b.headers)
+    assert other_members.status_code == 404, other_members.text
 
 
 async def test_references_to_another_companys_objects_are_rejected(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from askpro.auth.routes import render_document
+from askpro.api.route_table import render_document
 from tests.api.world import APP
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api-auth.md"
@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "api-auth.md"
 def test_route_and_scope_tables_are_current() -> None:
     document = DOC.read_text()
     assert render_document(document, APP) == document, (
-        "docs/api-auth.md is stale: run `python -m askpro.auth.routes docs/api-auth.md`"
+        "docs/api-auth.md is stale: run `python -m askpro.api docs/api-auth.md`"
     )
 
 

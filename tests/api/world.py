@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.api.route_table import API_PREFIX, RouteEntry, route_table
 from askpro.app import create_app
-from askpro.auth.routes import API_PREFIX, RouteEntry, route_table
 from askpro.config import load_settings
 from askpro.models import Call, Company, PhoneNumber
 from tests.fixtures import factories

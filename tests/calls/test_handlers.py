@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,9 +13,9 @@ from askpro.db import Database
 from askpro.models import Call, Customer, WebhookEvent
 from askpro.webhooks.registry import handlers_for, load_handler_modules
 from tests.fixtures.booking import Salon
+from tests.fixtures.webhooks import sample
 
-SAMPLE = Path("/work/shared/providers/samples/retell/call_ended.webhook.json")
-SAMPLE_CALL = json.loads(SAMPLE.read_text())["call"]
+SAMPLE_CALL = sample("retell/call_ended.webhook.json")["call"]
 CALLER = "+4917611112222"
 _deliveries = itertools.count()
 

@@ -56,6 +56,27 @@ async def test_each_providers_signed_sample_is_accepted_and_processed(
     assert processed.processed_at is not None
 
 
+async def test_retell_chat_agents_events_are_stored_acknowledged_and_end_ignored(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    chat = sample("retell/chat_ended.webhook.json")
+    chat_id = chat["chat"]["chat_id"]
+    for event_type in ("chat_started", "chat_ended", "chat_analyzed"):
+        body = json.dumps({**chat, "event": event_type}).encode()
+        response = await deliver(client, "retell", body)
+        assert response.status_code == 204, response.text
+        assert (await deliver(client, "retell", body)).status_code == 204  # Retell's retry
+    stored = await events(database)
+    assert [(e.event_type, e.dedup_key, e.entity_key) for e in stored] == [
+        (event_type, f"{event_type}:{chat_id}", f"retell:chat:{chat_id}")
+        for event_type in ("chat_started", "chat_ended", "chat_analyzed")
+    ]
+    async with running_worker():
+        for event in stored:
+            settled = await wait_for_status(database, event.id, {"ignored", "processed"})
+            assert settled.status == "ignored", settled.event_type
+
+
 async def test_dedup_and_entity_keys_follow_each_providers_identity(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 import pytest
+import stripe
 
 from askpro.webhooks.signatures import (
     SignatureError,
@@ -82,6 +85,39 @@ def test_stripe_rejects_stale_tampered_and_missing() -> None:
         verify_stripe(BODY, None, ["whsec_x"])
     with pytest.raises(SignatureError):
         verify_stripe(BODY, "t=abc,v1=zz", ["whsec_x"])
+
+
+def test_stripe_signature_is_the_documented_hmac_of_timestamp_dot_body() -> None:
+    expected = hmac.new(b"whsec_x", b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert sign_stripe(BODY, "whsec_x", 1700000000) == f"t=1700000000,v1={expected}"
+
+
+def _verify_header_before_15_6(
+    payload: bytes | str, header: str, secret: str, tolerance: int | None = None
+) -> bool:
+    """What stripe 11.0 to 15.5.x's ``verify_header`` does with its payload: ``"%d.%s"``
+    interpolation, so ``bytes`` are signed as their ``repr`` (15.6.0 added the decode)."""
+    items = dict(item.split("=", 1) for item in header.split(","))
+    signed = "%d.%s" % (int(items["t"]), payload)  # noqa: UP031 - the library's own code
+    expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, items["v1"]):
+        raise stripe.SignatureVerificationError("No signatures found", header, payload)
+    return True
+
+
+def test_stripe_verifies_genuine_events_on_libraries_that_need_a_str_payload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stripe.WebhookSignature, "verify_header", _verify_header_before_15_6)
+    verify_stripe(BODY, sign_stripe(BODY, "whsec_x"), ["whsec_x"])
+    with pytest.raises(SignatureError):
+        verify_stripe(BODY + b"x", sign_stripe(BODY, "whsec_x"), ["whsec_x"])
+
+
+def test_stripe_body_that_is_not_utf8_is_refused_with_a_reason() -> None:
+    body = b"\xff\xfe"
+    with pytest.raises(SignatureError, match="not UTF-8"):
+        verify_stripe(body, sign_stripe(body, "whsec_x"), ["whsec_x"])
 
 
 def test_nothing_verifies_without_a_configured_secret() -> None:

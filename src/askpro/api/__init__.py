@@ -21,9 +21,10 @@ from askpro.api import (
     webhook_events,
 )
 from askpro.api.deps import reject_unknown_query_parameters
+from askpro.api.openapi import install_openapi
+from askpro.api.route_table import API_PREFIX
 from askpro.auth.audit import AuditMiddleware, AuditWriter
 from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
-from askpro.auth.routes import API_PREFIX, install_openapi
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.kit.problems import Problem, problem_response

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from askpro.api.deps import (
     Id,
+    Instant,
     Page,
     Paging,
     Principal,
@@ -22,6 +22,7 @@ from askpro.api.deps import (
     page_of,
     require_ordered_range,
     requires,
+    semantic_fields,
 )
 from askpro.auth.scopes import Scope
 from askpro.booking import admin, queries
@@ -60,10 +61,10 @@ async def list_appointments(
     session: Session,
     paging: Paging,
     starts_from: Annotated[
-        AwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")
+        Instant | None, Query(description="Inclusive, ISO 8601 with offset.")
     ] = None,
     starts_before: Annotated[
-        AwareDatetime | None, Query(description="Exclusive, ISO 8601 with offset.")
+        Instant | None, Query(description="Exclusive, ISO 8601 with offset.")
     ] = None,
     staff_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
@@ -176,6 +177,8 @@ BOOKED = (Outcome.BOOKED, Outcome.PENDING_CONFIRMATION, Outcome.ALREADY_BOOKED)
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Book an appointment (Idempotency-Key required)",
+    # A bookable start depends on opening hours, notice, horizon and the calendar.
+    openapi_extra=semantic_fields("starts_at"),
 )
 async def create_appointment(
     principal: Writer,
@@ -202,7 +205,11 @@ async def cancel_appointment(
     return await _appointment_out(request, appointment_id)
 
 
-@router.post("/{appointment_id}/reschedule", summary="Move an appointment to a new start")
+@router.post(
+    "/{appointment_id}/reschedule",
+    summary="Move an appointment to a new start",
+    openapi_extra=semantic_fields("starts_at"),
+)
 async def reschedule_appointment(
     principal: Writer, request: Request, appointment_id: Id, body: RescheduleRequest
 ) -> AppointmentOut:

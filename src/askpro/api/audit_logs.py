@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from askpro.api.deps import Page, Paging, Principal, Session, page_of, requires
+from askpro.api.deps import Instant, Page, Paging, Principal, Session, page_of, requires
 from askpro.auth import repository
 from askpro.auth.schemas import AuditLogOut
 from askpro.auth.scopes import Scope
@@ -23,12 +22,8 @@ async def list_audit_logs(
     paging: Paging,
     kind: Literal["write", "auth_failure", "replay"] | None = None,
     token_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Inclusive, ISO 8601 with offset.")
-    ] = None,
-    until: Annotated[
-        AwareDatetime | None, Query(description="Exclusive, ISO 8601 with offset.")
-    ] = None,
+    since: Annotated[Instant | None, Query(description="Inclusive, ISO 8601 with offset.")] = None,
+    until: Annotated[Instant | None, Query(description="Exclusive, ISO 8601 with offset.")] = None,
 ) -> Page[AuditLogOut]:
     rows, cursor = await repository.list_audit_logs(
         session,

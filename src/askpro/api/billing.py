@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
 
-from askpro.api.deps import Page, Paging, Principal, Session, requires
+from askpro.api.deps import Instant, Page, Paging, Principal, Session, requires
 from askpro.auth.scopes import Scope
 from askpro.billing import service
 from askpro.billing.checkout import create_topup_checkout
@@ -41,10 +40,17 @@ async def list_ledger_entries(
     paging: Paging,
     kind: Annotated[
         list[str] | None,
-        Query(description=f"Only these kinds (repeatable): {', '.join(LEDGER_KINDS)}."),
+        Query(
+            description=f"Only these kinds (repeatable): {', '.join(LEDGER_KINDS)}.",
+            json_schema_extra={"items": {"type": "string", "enum": list(LEDGER_KINDS)}},
+        ),
     ] = None,
-    since: Annotated[dt.datetime | None, Query(description="Created at or after.")] = None,
-    until: Annotated[dt.datetime | None, Query(description="Created before.")] = None,
+    since: Annotated[
+        Instant | None, Query(description="Created at or after; ISO 8601 with offset.")
+    ] = None,
+    until: Annotated[
+        Instant | None, Query(description="Created before; ISO 8601 with offset.")
+    ] = None,
 ) -> Page[LedgerEntryOut]:
     unknown = sorted(set(kind or ()) - set(LEDGER_KINDS))
     if unknown:
@@ -55,11 +61,6 @@ async def list_ledger_entries(
             f"invalid: kind ({', '.join(unknown)})",
             errors=[{"field": "query.kind", "location": "query", "message": "unknown kind"}],
         )
-    for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
-            raise Problem(
-                422, "validation-error", "Invalid request", "since/until need a UTC offset"
-            )
     items, cursor = await service.page_ledger_entries(
         session, principal.tenant(), paging, kinds=kind or (), since=since, until=until
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from askpro.api.deps import (
     Id,
+    Instant,
     Page,
     Paging,
     Principal,
@@ -33,10 +33,10 @@ async def list_calls(
     session: Session,
     paging: Paging,
     since: Annotated[
-        AwareDatetime | None, Query(description="started_at from (inclusive), with offset.")
+        Instant | None, Query(description="started_at from (inclusive), with offset.")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="started_at before (exclusive), with offset.")
+        Instant | None, Query(description="started_at before (exclusive), with offset.")
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,

@@ -6,7 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
+from askpro.api.deps import (
+    Id,
+    Page,
+    Paging,
+    Principal,
+    Session,
+    page_of,
+    requires,
+    semantic_fields,
+)
 from askpro.auth.scopes import Scope
 from askpro.customers import admin
 from askpro.customers.schemas import (
@@ -21,7 +30,11 @@ Reader = Annotated[Principal, requires(Scope.CUSTOMERS_READ)]
 Writer = Annotated[Principal, requires(Scope.CUSTOMERS_WRITE)]
 
 
-@router.get("", summary="List customers (merged-away customers only with include_merged)")
+@router.get(
+    "",
+    summary="List customers (merged-away customers only with include_merged)",
+    openapi_extra=semantic_fields("query.phone"),
+)
 async def list_customers(
     principal: Reader,
     session: Session,
@@ -52,6 +65,7 @@ async def list_customers(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Add a customer (409 customer-exists with customer_id when the number is known)",
+    openapi_extra=semantic_fields("phone"),
 )
 async def create_customer(principal: Writer, session: Session, body: CustomerCreate) -> CustomerOut:
     customer = await admin.create_customer(session, principal.tenant(), body)
@@ -67,7 +81,7 @@ async def get_customer(principal: Reader, session: Session, customer_id: Id) -> 
     )
 
 
-@router.patch("/{customer_id}", summary="Change a customer")
+@router.patch("/{customer_id}", summary="Change a customer", openapi_extra=semantic_fields("phone"))
 async def update_customer(
     principal: Writer, session: Session, customer_id: Id, body: CustomerUpdate
 ) -> CustomerOut:

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.auth.dependencies import Principal, db_session, requires
 from askpro.kit.pagination import Page, PageRequest, page_request
 from askpro.kit.problems import Problem
+from askpro.kit.types import Instant
 
 __all__ = [
     "Id",
+    "Instant",
     "Page",
     "Paging",
     "Principal",
@@ -24,6 +26,15 @@ __all__ = [
     "require_ordered_range",
     "requires",
 ]
+
+SEMANTIC_FIELDS = "x-semantic-fields"
+
+
+def semantic_fields(*fields: str) -> dict[str, Any]:
+    """``openapi_extra`` naming fields the server checks beyond their schema (a phone number
+    that exists, a bookable time): a schema-valid value may be a 422 naming them."""
+    return {SEMANTIC_FIELDS: sorted(fields)}
+
 
 Session = Annotated[AsyncSession, Depends(db_session)]
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -6,7 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
+from askpro.api.deps import (
+    Id,
+    Page,
+    Paging,
+    Principal,
+    Session,
+    page_of,
+    requires,
+    semantic_fields,
+)
 from askpro.auth.scopes import Scope
 from askpro.models import PhoneNumber
 from askpro.tenancy import service
@@ -30,7 +39,12 @@ async def list_phone_numbers(
     return Page[PhoneNumberOut](**page_of(PhoneNumberOut, rows, cursor))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Register a phone number")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a phone number",
+    openapi_extra=semantic_fields("number"),
+)
 async def create_phone_number(
     principal: Writer, session: Session, body: PhoneNumberCreate
 ) -> PhoneNumberOut:

@@ -10,9 +10,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
-from askpro.api.deps import Id, Page, Paging, Principal, Session, require_ordered_range, requires
+from askpro.api.deps import (
+    Id,
+    Instant,
+    Page,
+    Paging,
+    Principal,
+    Session,
+    require_ordered_range,
+    requires,
+)
 from askpro.auth import repository as tokens
 from askpro.auth.audit import audit_as
 from askpro.auth.scopes import Scope
@@ -54,10 +62,10 @@ async def list_webhook_events(
         str | None, Query(min_length=1, max_length=100, examples=["invoice.paid"])
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Received at or after; ISO 8601 with offset.")
+        Instant | None, Query(description="Received at or after; ISO 8601 with offset.")
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="Received before; ISO 8601 with offset.")
+        Instant | None, Query(description="Received before; ISO 8601 with offset.")
     ] = None,
 ) -> Page[WebhookEventOut]:
     require_ordered_range(since, until, start_name="since", end_name="until")
@@ -75,7 +83,7 @@ async def list_webhook_events(
 
 
 @router.get(
-    "/{webhook_event_id}",
+    "/{webhook_event_id:int}",
     summary="Show a webhook event (signature headers hidden; the body while retained)",
 )
 async def get_webhook_event(

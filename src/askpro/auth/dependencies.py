@@ -5,7 +5,7 @@
 It answers 401 (with ``WWW-Authenticate: Bearer``) for a missing, malformed, unknown,
 expired or revoked token, 429 when the token's budget is spent, 403 when a scope is
 missing. The declared scopes end up in the OpenAPI security requirement of the operation
-and in the route table (:mod:`askpro.auth.routes`).
+and in the route table (:mod:`askpro.api.route_table`).
 """
 
 from __future__ import annotations

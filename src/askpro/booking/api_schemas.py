@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from askpro.booking.queries import AppointmentOut
-from askpro.kit.types import DatabaseId
+from askpro.kit.types import DatabaseId, Instant
 
 Id = DatabaseId
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -22,7 +22,7 @@ def _in_range(value: dt.datetime) -> dt.datetime:
     return value
 
 
-Start = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Start = Annotated[Instant, AfterValidator(_in_range)]
 # A far-off Monday 10:00 in Berlin: the example is the shape, not a bookable time.
 EXAMPLE_START = "2030-01-07T10:00:00+01:00"
 
@@ -50,7 +50,12 @@ class AppointmentCreate(BaseModel):
                     "starts_at": EXAMPLE_START,
                     "notes": "Booked by the front desk",
                 }
-            ]
+            ],
+            # What _one_customer checks, stated in the schema: exactly one is non-null.
+            "oneOf": [
+                {"required": ["customer_id"], "properties": {"customer_id": {"type": "integer"}}},
+                {"required": ["customer"], "properties": {"customer": {"type": "object"}}},
+            ],
         },
     )
 

@@ -7,10 +7,24 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route, compile_path
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://askpro.dev/problems/"
+# The JSON Schema of every problem body (the OpenAPI document's ``Problem`` component).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
 
 
 class Problem(Exception):
@@ -63,8 +77,32 @@ async def handle_problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request)
 
 
+def _malformed_body(exc: RequestValidationError) -> Problem | None:
+    """A body that is not JSON at all is a 400 of its own, not a field's validation error.
+
+    FastAPI reports it as a ``json_invalid`` error located at ``("body", <offset>)``.
+    """
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            location = list(error.get("loc") or ())
+            offset = location[1] if len(location) > 1 else None
+            reason = (error.get("ctx") or {}).get("error") or error.get("msg")
+            where = f" at character {offset}" if isinstance(offset, int) else ""
+            return Problem(
+                400,
+                "malformed-body",
+                "Malformed request body",
+                f"the request body is not valid JSON ({reason}{where})",
+                errors=[{"field": "body", "location": "body", "message": "not valid JSON"}],
+            )
+    return None
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    malformed = _malformed_body(exc)
+    if malformed is not None:
+        return problem_response(malformed, request)
     errors = [
         {
             "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
@@ -80,13 +118,40 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
     return problem_response(problem, request)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app serves at the request's path, for ``Allow`` on a 405.
+
+    Starlette names only the first route whose path matched; a path served by several
+    routes (``GET`` and ``POST /things``) needs all of them. Where a literal route and a
+    parameterised one both match (``/events/replay`` and ``/events/{id}``), the literal one
+    is the resource the path names. ``HEAD`` (implied by ``GET``) is not listed.
+    """
+    path = request.url.path
+    matched: dict[int, set[str]] = {}
+    for context in iter_route_contexts(list(request.app.router.routes)):
+        template, methods = context.path, context.methods
+        if not template or not methods or not isinstance(context.original_route, Route):
+            continue
+        pattern, _, convertors = compile_path(template)
+        if pattern.match(path):
+            matched.setdefault(len(convertors), set()).update(methods)
+    if not matched:
+        return []
+    return sorted(matched[min(matched)] - {"HEAD"})
+
+
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}.get(
         exc.status_code, "http-error"
     )
     title = str(exc.detail) if exc.detail else "HTTP error"
-    problem = Problem(exc.status_code, slug, title, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    problem = Problem(exc.status_code, slug, title, headers=headers)
     return problem_response(problem, request)
 
 

@@ -52,7 +52,16 @@ async def _check_redis(url: str) -> dict[str, Any]:
     return {"ok": True}
 
 
-@router.get("/health/ready", summary="Readiness: database, queue and Redis (if configured)")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database, queue and Redis (if configured)",
+    responses={
+        503: {
+            "description": "A dependency is down: the same body with `status: unavailable`",
+            "content": {"application/json": {}},
+        }
+    },
+)
 async def ready(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, Any] = {"database": await _check_database(runtime)}

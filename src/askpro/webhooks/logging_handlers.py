@@ -15,7 +15,8 @@ from askpro.webhooks.registry import handles
 log = get_logger(__name__)
 
 KNOWN_EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    # PROTOCOLS.md §3.2: the 8 voice events (+ chat agents' events).
+    # PROTOCOLS.md §3.2: the 8 voice events. Chat agents' chat_* events are deliberately
+    # absent: askpro has no chat feature, so they are stored and end `ignored`.
     "retell": (
         "call_started",
         "call_ended",
@@ -25,9 +26,6 @@ KNOWN_EVENT_TYPES: dict[str, tuple[str, ...]] = {
         "transfer_bridged",
         "transfer_cancelled",
         "transfer_ended",
-        "chat_started",
-        "chat_ended",
-        "chat_analyzed",
     ),
     # PROTOCOLS.md §1.7.3 (Prisma enum WebhookTriggerEvents) + BOOKING_CONFIRMED + PING.
     "calcom": (

@@ -103,8 +103,13 @@ def _company_id(value: Any) -> int | None:
 
 
 # --- Retell: {"event", "call": {...}}; no event id, so (event, call_id) ---------------------
+# Chat agents post to the same URL: {"event": "chat_*", "chat": {"chat_id", …}} (PROTOCOLS.md
+# §3.2). askpro has no chat feature: they are stored, keyed (event, chat_id), and end ignored.
 
-RETELL_END_EVENTS = frozenset({"call_ended", "call_analyzed", "transfer_ended", "chat_ended"})
+RETELL_END_EVENTS = frozenset(
+    {"call_ended", "call_analyzed", "transfer_ended", "chat_ended", "chat_analyzed"}
+)
+RETELL_CHAT_EVENT_PREFIX = "chat_"
 
 
 def retell_signature_timestamp(header: str | None) -> dt.datetime | None:
@@ -135,6 +140,8 @@ def parse_retell(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
             or retell_signature_timestamp(header),
             routing=Routing(phone_numbers=numbers),
         )
+    if event_type.startswith(RETELL_CHAT_EVENT_PREFIX):
+        return _parse_retell_chat(event, event_type, header)
     call = event.get("call", event.get("data"))  # `data` is Retell's deprecated name
     if not isinstance(call, dict):
         raise MalformedPayload("`call` is missing or not an object")
@@ -156,6 +163,24 @@ def parse_retell(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
         entity_key=_bounded(f"retell:call:{call_id}", MAX_ENTITY_KEY),
         occurred_at=occurred_at,
         routing=Routing(phone_numbers=numbers),
+    )
+
+
+def _parse_retell_chat(
+    event: Mapping[str, Any], event_type: str, header: str | None
+) -> ParsedEvent:
+    chat = event.get("chat")
+    if not isinstance(chat, dict):
+        raise MalformedPayload("`chat` is missing or not an object")
+    chat_id = _text(chat.get("chat_id"), "chat.chat_id")
+    stamp_field = "end_timestamp" if event_type in RETELL_END_EVENTS else "start_timestamp"
+    return ParsedEvent(
+        event_type=event_type,
+        dedup_key=_bounded(f"{event_type}:{chat_id}", MAX_DEDUP_KEY),
+        entity_key=_bounded(f"retell:chat:{chat_id}", MAX_ENTITY_KEY),
+        occurred_at=_from_epoch_ms(chat.get(stamp_field))
+        or _from_epoch_ms(chat.get("start_timestamp"))
+        or retell_signature_timestamp(header),
     )
 
 

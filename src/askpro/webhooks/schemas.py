@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from askpro.kit.types import Instant
 from askpro.models import WebhookEvent
 
 
@@ -65,7 +66,7 @@ class WebhookReplayFilter(BaseModel):
 
     status: Literal["failed", "dead"]
     provider: WebhookProvider | None = None
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="Only events received at or after this time."
     )
     limit: int = Field(

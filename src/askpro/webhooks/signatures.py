@@ -4,8 +4,11 @@
   timestamp within ±5 minutes (Retell's SDK, implemented strictly and constant-time).
 - Cal.com ``X-Cal-Signature-256: <hex>``: HMAC-SHA256(secret, body); the literal
   ``no-secret-provided`` is refused whenever a secret is configured.
-- Stripe ``Stripe-Signature: t=<s>,v1=<hex>[,v1=…]``: verified by Stripe's own library
-  (300 s tolerance, any matching ``v1``).
+- Stripe ``Stripe-Signature: t=<s>,v1=<hex>[,v1=…]``: HMAC-SHA256(secret, f"{t}.{body}"),
+  verified by Stripe's own library (300 s tolerance, any matching ``v1``). The library gets
+  the body as ``str``: ``WebhookSignature.verify_header`` before stripe 15.6.0 interpolates
+  the payload with ``"%d.%s"``, so raw ``bytes`` would be signed as their ``repr`` and every
+  genuine event rejected (15.6.0 added the decode).
 
 Each verifier takes several secrets (rotation): the signature verifies if any one matches.
 """
@@ -86,10 +89,9 @@ def verify_calcom(body: bytes, header: str | None, secrets: Sequence[str]) -> No
 
 
 def sign_stripe(body: bytes, secret: str, timestamp: int | None = None) -> str:
-    from stripe import WebhookSignature
-
-    header: str = WebhookSignature.generate_signature_header(body.decode(), secret, timestamp)
-    return header
+    # Not the library's generate_signature_header: it exists only from stripe 15.5.0.
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={_hmac_hex(secret, str(timestamp).encode() + b'.' + body)}"
 
 
 def verify_stripe(
@@ -104,10 +106,14 @@ def verify_stripe(
     _require_secrets(secrets)
     if not header:
         raise SignatureError("missing Stripe-Signature header")
+    try:
+        payload = body.decode("utf-8")  # see the module docstring: never pass bytes
+    except UnicodeDecodeError:
+        raise SignatureError("Stripe-Signature: the body is not UTF-8") from None
     reasons = set()
     for secret in secrets:
         try:
-            WebhookSignature.verify_header(body, header, secret, tolerance)
+            WebhookSignature.verify_header(payload, header, secret, tolerance)
         except SignatureVerificationError as error:
             reasons.add(str(error).split(".")[0])
             continue

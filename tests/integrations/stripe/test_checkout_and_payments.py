@@ -220,6 +220,64 @@ async def test_currency_other_than_the_accounts_fails_loudly(database: Database)
     assert await ledger_rows(database) == []
 
 
+# Stripe Adaptive Pricing: the customer pays 29.00 USD for a 25.00 EUR top-up. Current API
+# versions keep the session in askpro's currency and put the customer's in
+# `presentment_details`; the PaymentIntent arrives in the customer's currency.
+PRESENTED = {"presentment_amount": 2900, "presentment_currency": "usd"}
+
+
+async def test_adaptive_pricing_intent_in_the_customers_currency_is_credited_once_via_checkout(
+    database: Database,
+) -> None:
+    company_id, _ = await create_billed_company(database)
+    checkout = paid_session(company_id, presentment_details=PRESENTED)
+    intent = stripe_object(
+        "payment_intent",
+        id=checkout["payment_intent"],
+        status="succeeded",
+        amount=2900,
+        amount_received=2900,
+        currency="usd",
+        customer="cus_topup_1",
+        metadata={"company_id": str(company_id), "askpro_purpose": "topup"},
+        presentment_details=PRESENTED,
+    )
+    await deliver(database, "stripe", stripe_event("payment_intent.succeeded", intent))
+    await deliver(database, "stripe", stripe_event("checkout.session.completed", checkout))
+    await deliver(database, "stripe", stripe_event("payment_intent.succeeded", intent))
+
+    [entry] = await ledger_rows(database)
+    assert (entry.kind, entry.amount_cents, entry.currency) == ("topup", 2500, "eur")
+    assert entry.external_reference == checkout["payment_intent"]
+    assert (await account_of(database, company_id)).balance_cents == 2500
+    [payment] = await payments(database)
+    assert (payment.amount_cents, payment.currency, payment.status) == (2500, "eur", "succeeded")
+
+
+async def test_legacy_adaptive_pricing_session_credits_its_currency_conversion_amount(
+    database: Database,
+) -> None:
+    """Sessions created before 2025-03-31: `currency`/`amount_total` are the customer's and
+    `currency_conversion` (as in Stripe's fixture) holds askpro's own amount."""
+    company_id, _ = await create_billed_company(database)
+    fixture_conversion = stripe_object("checkout.session")["currency_conversion"]
+    checkout = paid_session(
+        company_id,
+        currency="usd",
+        amount_subtotal=2900,
+        amount_total=2900,
+        currency_conversion={
+            **fixture_conversion,
+            "amount_subtotal": 2500,
+            "amount_total": 2500,
+            "source_currency": "eur",
+        },
+    )
+    await deliver(database, "stripe", stripe_event("checkout.session.completed", checkout))
+    [entry] = await ledger_rows(database)
+    assert (entry.amount_cents, entry.currency) == (2500, "eur")
+
+
 async def test_unknown_company_fails_then_replay_succeeds_once_it_exists(
     database: Database,
 ) -> None:

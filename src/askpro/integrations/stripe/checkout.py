@@ -2,7 +2,9 @@
 
 ``completed`` and ``async_payment_succeeded`` of the same session credit once: the topup
 is keyed by the session's PaymentIntent (the same key ``payment_intent.succeeded`` uses),
-and the ledger's UNIQUE (kind, external_reference) is the guarantee.
+and the ledger's UNIQUE (kind, external_reference) is the guarantee. With Stripe's
+Adaptive Pricing the customer pays in a local currency; the session credits the amount in
+askpro's own currency (:meth:`CheckoutSession.settlement`).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         return
     failed = stripe_event.type == "checkout.session.async_payment_failed"
     paid = checkout.payment_status == "paid" and not failed
-    currency = checkout.currency or match.account.currency
+    # Adaptive Pricing: credit what askpro settles, never the customer's local amount.
+    amount_total, currency = checkout.settlement(match.account.currency)
     await record_payment(
         session,
         PaymentFacts(
@@ -67,7 +70,7 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
             account_id=match.account.id,
             company_id=match.company_id,
             status="succeeded" if paid else ("failed" if failed else "pending"),
-            amount_cents=checkout.amount_total or 0,
+            amount_cents=amount_total or 0,
             currency=currency,
             payment_intent_id=checkout.payment_intent,
             checkout_session_id=checkout.id,
@@ -81,7 +84,7 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
             session, match.account.id, f"asynchronous payment of {checkout.id} failed"
         )
         return
-    if not paid or not checkout.amount_total or checkout.amount_total <= 0:
+    if not paid or not amount_total or amount_total <= 0:
         # Delayed methods (SEPA, …): the money arrives with async_payment_succeeded.
         log.info("billing.checkout.nothing_to_credit_yet", session_id=checkout.id)
         await remember_customer(session, match, checkout.customer)
@@ -91,7 +94,7 @@ async def on_checkout_session(session: AsyncSession, event: WebhookEvent) -> Non
         account_id=match.account.id,
         company_id=match.company_id,
         kind="topup",
-        amount_cents=checkout.amount_total,
+        amount_cents=amount_total,
         currency=currency,
         external_reference=topup_reference(checkout),
         actor="stripe",

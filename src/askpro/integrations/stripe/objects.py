@@ -50,6 +50,21 @@ class StripeEvent(StripeModel):
     data: EventData
 
 
+class PresentmentDetails(StripeModel):
+    """Adaptive Pricing: the amount and currency the customer saw and paid in."""
+
+    presentment_amount: int | None = None
+    presentment_currency: str | None = None
+
+
+class CurrencyConversion(StripeModel):
+    """Adaptive Pricing on sessions created before 2025-03-31 (removed in 2025-09-30.clover):
+    ``currency``/``amount_total`` are then the customer's, these are the integration's."""
+
+    amount_total: int | None = None
+    source_currency: str | None = None
+
+
 class CheckoutSession(StripeModel):
     id: str
     mode: str
@@ -61,8 +76,30 @@ class CheckoutSession(StripeModel):
     payment_intent: ExpandableId = None
     amount_total: int | None = None
     currency: str | None = None
+    currency_conversion: CurrencyConversion | None = None
+    presentment_details: PresentmentDetails | None = None
     metadata: Metadata = Field(default_factory=dict)
     created: int | None = None
+
+    def settlement(self, account_currency: str) -> tuple[int | None, str]:
+        """(amount, currency) to credit an account keeping ``account_currency``.
+
+        Adaptive Pricing lets the customer pay in a local currency. Current API versions keep
+        ``amount_total``/``currency`` in askpro's own currency (the customer's side is in
+        ``presentment_details``); legacy sessions have the customer's there and askpro's in
+        ``currency_conversion``. Any other currency is returned as is, for the ledger to
+        refuse loudly.
+        """
+        own = account_currency.lower()
+        currency = (self.currency or own).lower()
+        conversion = self.currency_conversion
+        if (
+            currency != own
+            and conversion is not None
+            and (conversion.source_currency or "").lower() == own
+        ):
+            return conversion.amount_total, own
+        return self.amount_total, currency
 
 
 class PaymentIntent(StripeModel):
@@ -73,6 +110,7 @@ class PaymentIntent(StripeModel):
     customer: ExpandableId = None
     status: str
     latest_charge: ExpandableId = None
+    presentment_details: PresentmentDetails | None = None
     metadata: Metadata = Field(default_factory=dict)
     created: int | None = None
 

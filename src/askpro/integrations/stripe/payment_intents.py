@@ -4,6 +4,12 @@ askpro's checkout sessions put ``company_id`` into the PaymentIntent's metadata,
 event and ``checkout.session.completed`` credit the same reference (the PaymentIntent id)
 and only one of them moves the balance. A PaymentIntent without askpro metadata (e.g. a
 subscription invoice's) is recorded when its customer is known, never credited.
+
+With Stripe's Adaptive Pricing a top-up's PaymentIntent may be in the customer's
+presentment currency while the account keeps its balance in askpro's: that intent is the
+checkout session's sibling, and the session's event credits the top-up once, in the
+settlement currency. The intent then changes nothing (no payment row in a second currency,
+no currency-mismatch error retried until dead).
 """
 
 from __future__ import annotations
@@ -58,6 +64,17 @@ async def on_payment_intent_succeeded(session: AsyncSession, event: WebhookEvent
         customer=intent.customer,
         link_customer=False,
     )
+    if intent.currency.lower() != match.account.currency:
+        presented = intent.presentment_details
+        log.info(
+            "billing.payment_intent.presentment_currency",
+            payment_intent=intent.id,
+            currency=intent.currency,
+            presentment_currency=presented.presentment_currency if presented else None,
+            account_currency=match.account.currency,
+            credited_by="checkout.session",
+        )
+        return
     amount = intent.amount_received or intent.amount
     await record_payment(
         session,

@@ -1,21 +1,16 @@
 """The route table: every route of the app, how it is protected, and which scopes it needs.
 
 Used by the OpenAPI document (each operation lists its scopes), by ``docs/api-auth.md``
-(regenerate with ``python -m askpro.auth.routes docs/api-auth.md``) and by the auth matrix
+(regenerate with ``python -m askpro.api docs/api-auth.md``) and by the auth matrix
 test, which fails for any ``/api/v1`` route that declares no scopes.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
@@ -70,19 +65,21 @@ def _access(path: str, scopes: tuple[str, ...] | None) -> str:
     return "public"
 
 
-def _api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
+def api_routes(app: FastAPI) -> list[tuple[str, set[str], APIRoute]]:
     """(full path, methods, route) of every FastAPI route, however deeply included."""
     found = []
     for context in iter_route_contexts(list(app.routes)):
         route = context.original_route
-        if isinstance(route, APIRoute) and context.path:
-            found.append((str(context.path), set(context.methods or ()), route))
+        # path_format: the template as documented (``{id}``, not ``{id:int}``).
+        path = context.path_format or context.path
+        if isinstance(route, APIRoute) and path:
+            found.append((str(path), set(context.methods or ()), route))
     return found
 
 
 def _walk(app: FastAPI) -> list[RouteEntry]:
     entries: list[RouteEntry] = []
-    for path, methods, route in _api_routes(app):
+    for path, methods, route in api_routes(app):
         scopes = declared_scopes(route)
         summary = route.summary or route.name.replace("_", " ")
         for method in sorted(methods - {"HEAD", "OPTIONS"}):
@@ -146,96 +143,3 @@ def render_document(document: str, app: FastAPI) -> str:
     """``document`` with its route table and scopes table regenerated."""
     document = replace_block(document, TABLE_BEGIN, TABLE_END, render_markdown(app))
     return replace_block(document, SCOPES_BEGIN, SCOPES_END, render_scopes_markdown())
-
-
-PROBLEM_RESPONSES: dict[str, str] = {
-    "400": "Invalid cursor or range, or a platform token that names no company.",
-    "401": "Missing, malformed, unknown, expired or revoked token (`WWW-Authenticate: Bearer`).",
-    "403": "The token lacks a required scope.",
-    "404": "No such resource in the company (another company's resource is not found, too).",
-    "422": "Invalid input; `errors[].field` names each offending field.",
-    "429": "The token's rate limit is spent (`Retry-After`, `RateLimit-*`).",
-}
-WRITE_PROBLEM_RESPONSES: dict[str, str] = {
-    "409": "The change conflicts with existing data (a taken number, a referenced row).",
-}
-
-
-def install_openapi(app: FastAPI) -> None:
-    """Make the OpenAPI document list each operation's scopes and its problem responses."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        scopes_by_operation = {
-            (method.lower(), path): declared_scopes(route)
-            for path, methods, route in _api_routes(app)
-            for method in methods
-        }
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            description=app.description,
-            routes=app.routes,
-        )
-        problem_schema = {
-            "type": "object",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string", "format": "uri"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-            },
-        }
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = problem_schema
-        for path, operations in schema.get("paths", {}).items():
-            for method, operation in operations.items():
-                scopes = scopes_by_operation.get((method, path))
-                if scopes is None:
-                    continue
-                operation["x-required-scopes"] = list(scopes)
-                note = "Required scopes: " + ", ".join(f"`{scope}`" for scope in scopes)
-                operation["description"] = (
-                    operation.get("description", "") + "\n\n" + note
-                ).strip()
-                responses = operation.setdefault("responses", {})
-                documented = dict(PROBLEM_RESPONSES)
-                if method in ("post", "put", "patch", "delete"):
-                    documented.update(WRITE_PROBLEM_RESPONSES)
-                for status, text in documented.items():
-                    # Replaces FastAPI's default 422 body, which is not what we send.
-                    responses[status] = {
-                        "description": text,
-                        "content": {
-                            "application/problem+json": {
-                                "schema": {"$ref": "#/components/schemas/Problem"}
-                            }
-                        },
-                    }
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def main(argv: list[str] | None = None, app_factory: Callable[[], FastAPI] | None = None) -> int:
-    """``python -m askpro.auth.routes [FILE]``: print the table, or rewrite it inside FILE."""
-    from askpro.app import create_app
-    from askpro.config import load_settings
-
-    args = argv if argv is not None else sys.argv[1:]
-    app = app_factory() if app_factory else create_app(load_settings(_env_file=None))
-    table = render_markdown(app)
-    if not args:
-        print(table)
-        return 0
-    target = Path(args[0])
-    target.write_text(render_document(target.read_text(), app))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
