@@ -51,9 +51,7 @@ def versions() -> dict[str, str]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    completed = subprocess.run(
-        [wrk_binary(), "-v"], capture_output=True, text=True, check=False
-    )
+    completed = subprocess.run([wrk_binary(), "-v"], capture_output=True, text=True, check=False)
     found["wrk"] = (completed.stdout or completed.stderr).split(" [", 1)[0].removeprefix("wrk ")
     return found
 

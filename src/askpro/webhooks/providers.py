@@ -58,6 +58,9 @@ class ProviderDefinition:
     # 204 without a body (Retell) or 200 {"status", "event_id"} (Cal.com, Stripe).
     empty_ack: bool
     kept_headers: tuple[str, ...] = ("content-type", "user-agent", "x-request-id")
+    # The largest body accepted (413 past it): ASKPRO_MAX_WEBHOOK_BYTES unless the
+    # provider's events are known to be larger.
+    body_limit: Callable[[Settings], int] = lambda settings: settings.max_webhook_bytes
 
 
 def body_digest(body: bytes) -> str:
@@ -228,6 +231,8 @@ RETELL = ProviderDefinition(
     parse=parse_retell,
     company_secret_column="retell_api_key_encrypted",  # noqa: S106 - a column name
     empty_ack=True,
+    # call_ended / call_analyzed of a long call carry word-level transcripts, twice.
+    body_limit=lambda settings: settings.max_retell_webhook_bytes,
 )
 CALCOM = ProviderDefinition(
     name="calcom",
