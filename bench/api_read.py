@@ -207,6 +207,7 @@ def main() -> None:
             requests(token, 40_000, args.appointments),
             seconds=args.seconds,
             connections=args.connections,
+            server_pid=child.pid,
         )
         at_rate = wrk.run(
             port,
@@ -214,6 +215,7 @@ def main() -> None:
             seconds=args.seconds,
             connections=64,
             rate=args.rate,
+            server_pid=child.pid,
         )
         result["mean_items_per_page"] = round(mean_items(port, token, args.appointments), 1)
     finally:

@@ -88,9 +88,12 @@ def signed_events(prefix: str, count: int) -> Iterator[wrk.HttpRequest]:
 
 
 class Bench:
-    def __init__(self, url: str, ports: dict[str, int], connections: int) -> None:
+    def __init__(
+        self, url: str, ports: dict[str, int], pids: dict[str, int], connections: int
+    ) -> None:
         self.url = url
         self.ports = ports
+        self.pids = pids
         self.connections = connections
         self.mismatches: list[dict[str, Any]] = []
         self._runs = 0
@@ -107,6 +110,7 @@ class Bench:
             seconds=seconds,
             connections=self.connections if rate == 0 else max(self.connections, 64),
             rate=rate,
+            server_pid=self.pids[target],
         )
         counts = stored(self.url)
         rows = counts["inbox_rows"] if target == "askpro" else counts["baseline_rows"]
@@ -123,8 +127,12 @@ def combined(results: list[wrk.WrkResult]) -> dict[str, Any]:
     """Rates summed over busy time; latency percentiles: the worst run's (conservative)."""
     acknowledged = sum(result.acknowledged for result in results)
     busy = sum(result.busy_s for result in results)
+    cpu = sum(result.server_cpu_s for result in results)
+    cpu_ms = round(1000 * cpu / acknowledged, 3) if cpu and acknowledged else None
     return {
         "requests_per_s": round(acknowledged / busy, 1) if busy else 0.0,
+        "server_cpu_ms_per_request": cpu_ms,
+        "one_idle_core_per_s": round(1000 / cpu_ms, 1) if cpu_ms else None,
         "p50_ms": max(result.p50_ms for result in results),
         "p99_ms": max(result.p99_ms for result in results),
         "max_ms": max(result.max_ms for result in results),
@@ -171,7 +179,8 @@ def main() -> None:
             {"BENCH_DATABASE_URL": url}, ports["baseline"], logs / "baseline.log", ROOT,
         ),
     ]  # fmt: skip
-    bench = Bench(url, ports, args.connections)
+    pids = {name: process.pid for name, process in zip(TARGETS, servers, strict=True)}
+    bench = Bench(url, ports, pids, args.connections)
     try:
         warm = {name: bench.measure(name, 2.0, 0, 3000).per_second for name in TARGETS}
         saturated: dict[str, list[wrk.WrkResult]] = {name: [] for name in TARGETS}
@@ -188,6 +197,12 @@ def main() -> None:
             result["askpro"]["requests_per_s"] / result["baseline"]["requests_per_s"], 3
         )
         result["ratio_per_round"] = [round(ratio, 3) for ratio in round_ratios]
+        # The same comparison by CPU per request: what the two would do on an idle core.
+        result["ratio_by_cpu"] = round(
+            result["baseline"]["server_cpu_ms_per_request"]
+            / result["askpro"]["server_cpu_ms_per_request"],
+            3,
+        )
         result["ratio_median"] = round(statistics.median(round_ratios), 3)
         half_rate = round(result["askpro"]["requests_per_s"] / 2, 1)
         for label, rate in (("half_saturation", half_rate), ("at_100_per_s", 100.0)):

@@ -62,6 +62,21 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "load_1m": round(load1, 2), "load_5m": round(load5, 2)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (Linux ``/proc``; 0 elsewhere).
+
+    CPU per request does not depend on what else the shared machine runs, as long as the
+    server gets its core at all: ``1 / cpu_per_request`` is the rate one idle core would
+    sustain, the figure to compare when other work steals the core during a run.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def pinned(command: Sequence[str], core: int) -> list[str]:
     """``command`` pinned to ``core`` when the machine has more than one."""
     if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
@@ -137,14 +152,24 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    server_cpu_s: float = 0.0  # CPU the server used during the run, when its pid was given
 
     @property
     def per_second(self) -> float:
         return self.acknowledged / self.busy_s if self.busy_s else 0.0
 
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if not self.server_cpu_s or not self.acknowledged:
+            return None
+        return round(1000 * self.server_cpu_s / self.acknowledged, 3)
+
     def summary(self) -> dict[str, Any]:
+        cpu_ms = self.cpu_ms_per_request
         return {
             "requests_per_s": round(self.per_second, 1),
+            "server_cpu_ms_per_request": cpu_ms,
+            "one_idle_core_per_s": round(1000 / cpu_ms, 1) if cpu_ms else None,
             "p50_ms": self.p50_ms,
             "p90_ms": self.p90_ms,
             "p99_ms": self.p99_ms,
@@ -169,6 +194,7 @@ def run(
     connections: int,
     rate: float = 0,
     threads: int = 1,
+    server_pid: int | None = None,
 ) -> WrkResult:
     """Send ``requests`` (each at most once) to ``127.0.0.1:port`` with wrk on the load core."""
     with tempfile.TemporaryDirectory(prefix="askpro-wrk-") as folder:
@@ -199,9 +225,11 @@ def run(
             str(seconds),
             str(threads),
         ]
+        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
         completed = subprocess.run(
             pinned(command, LOAD_CORE), capture_output=True, text=True, check=False
         )
+        cpu_used = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
         raise SystemExit(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
@@ -222,4 +250,5 @@ def run(
         p90_ms=round(latency["p90"] / 1000, 2),
         p99_ms=round(latency["p99"] / 1000, 2),
         max_ms=round(latency["max"] / 1000, 2),
+        server_cpu_s=cpu_used,
     )

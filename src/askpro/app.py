@@ -122,6 +122,7 @@ def create_app(
         set_runtime(current)
         app.state.runtime = current
         queue_pool = await worker.open_queue(current.database.url)
+        app.state.token_cache.start(current.database.url)
         worker_task: asyncio.Task[None] | None = None
         if run_worker:
             worker_task = asyncio.create_task(
@@ -137,6 +138,7 @@ def create_app(
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
+            await app.state.token_cache.stop()
             await worker.close_queue(queue_pool)
             await calcom_service.close_all_clients()
             await app.state.audit_writer.close()

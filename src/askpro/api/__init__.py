@@ -24,6 +24,7 @@ from askpro.api.deps import reject_unknown_query_parameters
 from askpro.auth.audit import AuditMiddleware, AuditWriter
 from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
 from askpro.auth.routes import API_PREFIX, install_openapi
+from askpro.auth.token_cache import TokenCache
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.kit.problems import Problem, problem_response
@@ -71,6 +72,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         return runtime.database
 
     app.state.rate_limiter = RateLimiter(settings)
+    # Serves only while its revocation listener runs (started by the app's lifespan).
+    app.state.token_cache = TokenCache()
     app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)
