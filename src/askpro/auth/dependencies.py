@@ -35,9 +35,17 @@ bearer_scheme = HTTPBearer(
 )
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; routes that write commit it explicitly before returning."""
-    async with request.app.state.runtime.database.sessions() as session:
+    """One session per request; routes that write commit it explicitly before returning.
+
+    Reads (GET, HEAD) get an autocommit session: no transaction round trips around them.
+    """
+    database = request.app.state.runtime.database
+    sessions = database.read_sessions if request.method in READ_METHODS else database.sessions
+    async with sessions() as session:
         yield session
 
 
