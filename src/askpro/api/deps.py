@@ -97,7 +97,8 @@ def page_json(rows: Sequence[Mapping[str, Any]], next_cursor: str | None) -> Res
     model's columns); the route declares ``response_model=Page[Out]`` for the OpenAPI
     document, and FastAPI passes a returned ``Response`` through untouched.
     """
-    body = {"items": [dict(row) for row in rows], "next_cursor": next_cursor}
+    items = [row if isinstance(row, dict) else dict(row) for row in rows]  # dicts already
+    body = {"items": items, "next_cursor": next_cursor}
     return Response(pydantic_core.to_json(body), media_type="application/json")
 
 

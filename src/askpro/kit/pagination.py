@@ -185,8 +185,8 @@ async def paginate_mappings(
     *,
     descending: bool = False,
 ) -> tuple[list[Mapping[str, Any]], str | None]:
-    """Like :func:`paginate` for a Core select of columns: rows as mappings, no ORM objects
-    (cheaper on hot read paths)."""
+    """Like :func:`paginate` for a Core select of columns: rows as plain dicts, no ORM
+    objects (cheaper on hot read paths, and ready to serialise as they are)."""
     result = await session.execute(_windowed(statement, keys, page, descending))
-    rows: list[Mapping[str, Any]] = list(result.mappings().all())
+    rows: list[Mapping[str, Any]] = [row._asdict() for row in result]
     return _page(rows, keys, page)
