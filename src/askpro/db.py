@@ -136,11 +136,11 @@ class Database:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )
-        # For requests that only read: no BEGIN before the first statement and no ROLLBACK
-        # when the session closes (two round trips of three on a list request). Each
-        # statement already takes its own snapshot under READ COMMITTED, so a read sees
-        # what it saw inside a transaction; a write commits on its own.
-        self.read_sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+        # Every statement its own transaction: no BEGIN before the first statement and no
+        # ROLLBACK/COMMIT at the end (two round trips of three on a list request). For reads
+        # (each statement takes its own snapshot under READ COMMITTED anyway) and for work
+        # that is one statement.
+        self.autocommit_sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"),
             expire_on_commit=False,
             autoflush=False,

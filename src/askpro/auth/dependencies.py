@@ -44,7 +44,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     Reads (GET, HEAD) get an autocommit session: no transaction round trips around them.
     """
     database = request.app.state.runtime.database
-    sessions = database.read_sessions if request.method in READ_METHODS else database.sessions
+    sessions = database.autocommit_sessions if request.method in READ_METHODS else database.sessions
     async with sessions() as session:
         yield session
 

@@ -78,9 +78,9 @@ async def process_webhook_event(event_id: int) -> str:
     load_handler_modules()
     database = runtime.database
     started = time.perf_counter()
-    async with database.sessions() as session:
+    # One statement, committed on its own (the attempt counts even if this process dies).
+    async with database.autocommit_sessions() as session:
         event = await repository.start_attempt(session, event_id)
-        await session.commit()
     if event is None:  # already settled (a duplicate job from the sweeper or a replay)
         log.info("webhook.process_skipped", webhook_event_id=event_id)
         return "skipped"
@@ -116,9 +116,8 @@ async def _record_failure(
     reason = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
     dead = event.attempts >= settings.webhook_max_attempts
     status = "dead" if dead else "failed"
-    async with get_runtime().database.sessions() as session:
+    async with get_runtime().database.autocommit_sessions() as session:
         await repository.finish(session, event.id, status, reason)
-        await session.commit()
     _observe(event, status, started)
     if dead:
         log.error("webhook.dead", attempt=event.attempts, error=reason)
