@@ -1,26 +1,23 @@
-"""p50/p99 of GET /api/v1/appointments (pages of 50) with 100k appointments in the company,
-offered open-loop at 200 requests/s; prints one JSON line.
+"""GET /api/v1/appointments (pages of 50, 100k appointments in the company) under wrk:
+the saturation rate of one server process on one core, then p50/p99 offered open-loop at
+200 requests/s; prints one JSON line.
 
-    .venv/bin/python bench/api_read.py [--rate 200] [--seconds 10] [--appointments 100000]
+    .venv/bin/python bench/api_read.py [--rate 200] [--seconds 8] [--appointments 100000]
 
 Uses ASKPRO_DATABASE_URL when set, else an embedded PostgreSQL under var/bench. The server
-runs in its own process (uvicorn, no background worker); latency is measured from each
-request's scheduled send time, so a server that falls behind shows up (no coordinated
-omission).
+runs in its own process (uvicorn, no background worker) pinned to core 0, wrk to core 1
+(see bench/wrk.py: a fixed send schedule, with the send lag reported, so a server that
+falls behind shows up). wrk's own ceiling is far above: > 10,000 requests/s here.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -28,6 +25,11 @@ import psycopg
 from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a file: bench/ and tests/ import from the clone
+    sys.path.insert(0, str(ROOT))
+
+from bench import wrk  # noqa: E402
+
 DATABASE_NAME = "askpro_bench"
 
 SEED = """
@@ -133,120 +135,43 @@ def serve(url: str, port: int, workers: int) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-class KeepAliveClient:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams.
-
-    httpx's async client costs several milliseconds of CPU per request on this machine,
-    which would be measured as server latency; this one costs a few tens of microseconds.
-    """
-
-    def __init__(self, host: str, port: int, headers: dict[str, str], max_connections: int) -> None:
-        self.host, self.port = host, port
-        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        self.header_block = f"Host: {host}:{port}\r\n{extra}".encode()
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.slots = asyncio.Semaphore(max_connections)
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        async with self.slots:
-            if self.idle:
-                reader, writer = self.idle.pop()
-                try:
-                    return await self._exchange(reader, writer, path)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    writer.close()  # the server closed an idle connection: open a new one
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            return await self._exchange(reader, writer, path)
-
-    async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
-    ) -> tuple[int, bytes]:
-        writer.write(f"GET {path} HTTP/1.1\r\n".encode() + self.header_block + b"\r\n")
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = next(
-            int(line.split(":", 1)[1])
-            for line in lines[1:]
-            if line.lower().startswith("content-length:")
-        )
-        body = await reader.readexactly(length)
-        self.idle.append((reader, writer))
-        return status, body
-
-    async def close(self) -> None:
-        for _, writer in self.idle:
-            writer.close()
-
-
-async def load(port: int, token: str, rate: float, seconds: float) -> dict[str, object]:
+def paths(count: int, appointments: int) -> list[str]:
+    """``count`` list requests: random days and hours, some filtered by staff or status."""
     rng = random.Random(7)
-    days = 100_000 // 20 // 48  # days covered by the seeded half hours
-
-    def url() -> str:
-        day = rng.randrange(max(1, days))
+    days = max(1, appointments // 20 // 48)  # days covered by the seeded half hours
+    found = []
+    for _ in range(count):
+        day = rng.randrange(days)
         query = f"limit=50&starts_from=2030-01-{1 + day % 28:02d}T{rng.randrange(24):02d}:00:00Z"
         if rng.random() < 0.3:
             query += f"&staff_id={1 + rng.randrange(20)}"
         if rng.random() < 0.3:
             query += "&status=booked"
-        return f"/api/v1/appointments?{query}"
+        found.append(f"/api/v1/appointments?{query}")
+    return found
 
-    client = KeepAliveClient("127.0.0.1", port, {"Authorization": f"Bearer {token}"}, 64)
-    for _ in range(100):  # warm-up: pools, plans, caches
-        status, _ = await client.get(url())
-        assert status == 200, status
-    latencies: list[float] = []
-    errors = 0
-    sizes: list[int] = []
 
-    async def one(scheduled: float, path: str) -> None:
-        nonlocal errors
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        status, body = await client.get(path)
-        latencies.append(time.perf_counter() - scheduled)
-        if status != 200:
-            errors += 1
-        else:
-            sizes.append(len(json.loads(body)["items"]))
+def requests(token: str, count: int, appointments: int) -> list[wrk.HttpRequest]:
+    headers = {"Authorization": f"Bearer {token}"}
+    return [wrk.HttpRequest("GET", path, headers) for path in paths(count, appointments)]
 
-    total = int(rate * seconds)
-    start = time.perf_counter() + 0.1
-    began = time.perf_counter()
-    await asyncio.gather(*(one(start + index / rate, url()) for index in range(total)))
-    elapsed = time.perf_counter() - began
-    await client.close()
-    milliseconds = [value * 1000 for value in latencies]
-    return {
-        "requests": total,
-        "errors": errors,
-        "offered_rps": rate,
-        "achieved_rps": round(total / elapsed, 1),
-        "p50_ms": round(statistics.median(milliseconds), 2),
-        "p90_ms": round(percentile(milliseconds, 0.90), 2),
-        "p99_ms": round(percentile(milliseconds, 0.99), 2),
-        "max_ms": round(max(milliseconds), 2),
-        "mean_items_per_page": round(statistics.mean(sizes), 1) if sizes else 0,
-    }
+
+def mean_items(port: int, token: str, appointments: int) -> float:
+    """Items per page over a sample of the same requests (the pages are really full)."""
+    sizes = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for path in paths(50, appointments):
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            response.raise_for_status()
+            sizes.append(len(response.json()["items"]))
+    return statistics.mean(sizes)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=8, help="for the saturation run")
     parser.add_argument("--appointments", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
@@ -255,44 +180,54 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.workers)
         return
 
-    sys.path.insert(0, str(ROOT))
     url = prepare_database(server_url(), args.appointments)
     token = create_token(url)
-    port = free_port()
-    child = subprocess.Popen(
+    port = wrk.free_port()
+    log = ROOT / "var" / "bench" / "api_read_server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    child = wrk.start_server(
         [sys.executable, __file__, "--serve", url, str(port), "--workers", str(args.workers)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        {"PYTHONPATH": str(ROOT)},
+        port,
+        log,
+        ROOT,
     )
+    result: dict[str, object] = {
+        "bench": "api_read",
+        "endpoint": "GET /api/v1/appointments",
+        "appointments_in_company": args.appointments,
+        "page_size": 50,
+        "server_processes": args.workers,
+        "machine": wrk.machine(),
+    }
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or child.poll() is not None:
-                    raise SystemExit("bench server did not start") from None
-                time.sleep(0.1)
-        result = asyncio.run(load(port, token, args.rate, args.seconds))
+        wrk.run(port, requests(token, 4000, args.appointments), seconds=2, connections=8)
+        saturated = wrk.run(
+            port,
+            requests(token, 40_000, args.appointments),
+            seconds=args.seconds,
+            connections=args.connections,
+            server_pid=child.pid,
+        )
+        at_rate = wrk.run(
+            port,
+            requests(token, int(args.rate * args.seconds * 2), args.appointments),
+            seconds=args.seconds,
+            connections=64,
+            rate=args.rate,
+            server_pid=child.pid,
+        )
+        result["mean_items_per_page"] = round(mean_items(port, token, args.appointments), 1)
     finally:
         child.terminate()
         child.wait(timeout=15)
-    print(
-        json.dumps(
-            {
-                "bench": "api_read",
-                "endpoint": "GET /api/v1/appointments",
-                "appointments_in_company": args.appointments,
-                "page_size": 50,
-                "server_processes": args.workers,
-                "load_average_1m": round(os.getloadavg()[0], 2),
-                "cpus": os.cpu_count(),
-                **result,
-                "target_p99_ms": 30,
-            }
-        )
-    )
+    result["saturation"] = saturated.summary() | {"connections": args.connections}
+    result[f"at_{int(args.rate)}_per_s"] = at_rate.summary() | {"offered_per_s": args.rate}
+    result["target"] = {"saturation_per_s": 800, "p99_ms_at_200_per_s": 30}
+    result["generator"] = {"tool": "wrk", "threads": 1, "server_core": wrk.SERVER_CORE,
+                           "load_core": wrk.LOAD_CORE}  # fmt: skip
+    result["versions"] = wrk.versions()
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

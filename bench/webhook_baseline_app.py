@@ -1,7 +1,8 @@
 """The benchmark's baseline: the least a webhook receiver can do — insert one row, commit, 200.
 
 Same stack and settings as askpro's receiver (FastAPI on uvicorn, SQLAlchemy async + psycopg,
-the same pool size, the same database), no verification, no dedup, no queue, no logging.
+the same pool options — :func:`askpro.db.engine_options` — and the same database), no
+verification, no dedup, no queue, no logging.
 
     python -m bench.webhook_baseline_app --port 8100   # needs BENCH_DATABASE_URL
 """
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from askpro.db import sqlalchemy_url
+from askpro.db import engine_options, sqlalchemy_url
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS bench_baseline_events (
@@ -29,9 +30,7 @@ CREATE TABLE IF NOT EXISTS bench_baseline_events (
 
 def create_app(database_url: str | None = None, pool_size: int = 10) -> FastAPI:
     url = database_url or os.environ["BENCH_DATABASE_URL"]
-    engine = create_async_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    engine = create_async_engine(sqlalchemy_url(url), **engine_options(pool_size))
     app = FastAPI()
 
     @app.post("/webhooks/stripe")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.db import Database, unit_of_work
@@ -84,3 +85,32 @@ async def test_a_non_retryable_error_is_not_rerun(database: Database) -> None:
     with pytest.raises(ValueError, match="bad input"):
         await database.unit_of_work(work)
     assert calls == 1
+
+
+async def test_a_connection_killed_before_commit_reruns_the_unit_on_a_fresh_one(
+    database: Database, database_url: str
+) -> None:
+    """No pre-ping on checkout: a pooled connection the server dropped fails the first
+    statement, and the unit runs again (nothing of the first attempt was committed)."""
+    own = Database(database_url, pool_size=1)
+    pids: list[int] = []
+
+    async def work(session: AsyncSession) -> int:
+        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        pids.append(pid)
+        if len(pids) == 1:
+            with psycopg.connect(database_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        company = await create_company(session, name=f"attempt {len(pids)}")
+        return company.id
+
+    try:
+        company_id = await own.unit_of_work(work, name="test.dead_connection")
+    finally:
+        await own.dispose()
+    assert len(pids) == 2
+    assert pids[0] != pids[1]
+    async with database.sessions() as session:
+        names = (await session.execute(select(Company.name))).scalars().all()
+        assert list(names) == ["attempt 2"]
+        assert (await session.get(Company, company_id)) is not None

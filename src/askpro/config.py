@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # Serve the built-in Cal.com stand-in at /_calcom (demo mode sets it; never in production).
     calcom_standin: bool = False
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Retell's call events (word-level transcripts of long calls) are far larger.
+    max_retell_webhook_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=16 * 1024 * 1024, le=256 * 1024 * 1024
+    )
     webhook_retention_days: int = Field(default=30, ge=1)
     # Processing retries: attempt n waits base * factor**(n-1) seconds (±jitter); the
     # defaults give 8 attempts over about 12 hours, then the event is `dead`.

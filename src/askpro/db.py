@@ -190,21 +190,67 @@ def describe_url(libpq_url: str) -> str:
     return f"postgresql://{parts.username or ''}@{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 
+POOL_RECYCLE_SECONDS = 900
+
+
+def engine_options(pool_size: int) -> dict[str, Any]:
+    """The pool every engine uses (askpro's, and the bench baseline's for a fair comparison).
+
+    No pre-ping: it costs a round trip on every checkout, i.e. on every request. Connections
+    are recycled after ``POOL_RECYCLE_SECONDS`` instead, and work that meets a connection
+    the server dropped runs once more on a fresh one (:func:`retry_on_dead_connection`).
+    """
+    return {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_pre_ping": False,
+        "pool_recycle": POOL_RECYCLE_SECONDS,
+        "pool_timeout": 10,
+    }
+
+
+def is_dead_connection(error: BaseException) -> bool:
+    """The statement failed because its connection was gone (server restart, idle kill)."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def retry_on_dead_connection(work: Callable[[], Awaitable[T]], *, name: str) -> T:
+    """Run ``work``; if its connection turns out dead, run it once more on a fresh one.
+
+    SQLAlchemy discards the dead connection (and every pooled one older than it), so the
+    second attempt checks out a new connection. ``work`` must be safe to repeat: the first
+    attempt's transaction never committed, or committed work is recognised on repeat (the
+    webhook inbox's unique key answers the repeat as a duplicate).
+    """
+    try:
+        return await work()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        TRANSACTIONS.labels(name, "dead_connection_retry").inc()
+        log.warning("database.dead_connection_retry", unit=name)
+    return await work()
+
+
 class Database:
     """The engine and session factory of one PostgreSQL database."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
-            sqlalchemy_url(url),
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
-            pool_timeout=10,
-            echo=echo,
+            sqlalchemy_url(url), echo=echo, **engine_options(pool_size)
         )
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
+        )
+        # Every statement its own transaction: no BEGIN before the first statement and no
+        # ROLLBACK/COMMIT at the end (two round trips of three on a list request). For reads
+        # (each statement takes its own snapshot under READ COMMITTED anyway) and for work
+        # that is one statement.
+        self.autocommit_sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
         )
 
     async def dispose(self) -> None:
@@ -238,21 +284,27 @@ async def unit_of_work(
 ) -> T:
     """Run ``work(session)`` in a transaction: commit on success, roll back on any error.
 
-    A deadlock (40P01) or serialization failure (40001) re-runs the whole unit with a fresh
-    session, up to ``max_attempts`` times with jittered exponential backoff; so ``work`` must
-    do nothing outside the database that it cannot repeat.
+    A deadlock (40P01), a serialization failure (40001) or a connection found dead before
+    the COMMIT re-runs the whole unit with a fresh session, up to ``max_attempts`` times
+    with jittered exponential backoff; so ``work`` must do nothing outside the database
+    that it cannot repeat.
     """
     started = time.perf_counter()
     attempt = 1
     while True:
         log.debug("transaction.start", unit=name, attempt=attempt)
         async with sessions() as session:
+            committing = False
             try:
                 result = await work(session)
+                committing = True
                 await session.commit()
             except BaseException as error:
                 await session.rollback()
-                if is_retryable(error) and attempt < max_attempts:
+                # A connection found dead before COMMIT (there is no pre-ping) committed
+                # nothing: retried like a deadlock. One lost during COMMIT is ambiguous.
+                dead = is_dead_connection(error) and not committing
+                if (is_retryable(error) or dead) and attempt < max_attempts:
                     TRANSACTIONS.labels(name, "retry").inc()
                     delay = random.uniform(0.01, 0.05) * 2 ** (attempt - 1)
                     log.warning(

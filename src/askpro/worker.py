@@ -138,7 +138,9 @@ async def run_worker(
         wait=True,
         install_signal_handlers=install_signal_handlers,
         shutdown_graceful_timeout=30,
-        fetch_job_polling_interval=1.0,
+        # A finished locked job wakes the workers (migration 20261201_lock_wakeup); the poll
+        # only covers a wake-up lost while a fetch was running.
+        fetch_job_polling_interval=0.25,
         update_heartbeat_interval=5,
         stalled_worker_timeout=20,
     )

@@ -358,3 +358,61 @@ def _secret(value: str) -> object:
 def _client(app: object) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=transport, base_url="http://askpro.test")
+
+
+SPOKEN = ("could", "we", "move", "my", "haircut", "to", "thursday", "afternoon", "please")
+
+
+def _long_call_transcript(minimum_bytes: int) -> list[dict[str, object]]:
+    """A word-level transcript (Retell's ``transcript_object``) of at least ``minimum_bytes``."""
+    utterances: list[dict[str, object]] = []
+    size, second = 0, 0.0
+    while size < minimum_bytes:
+        role = "agent" if len(utterances) % 2 == 0 else "user"
+        words = [
+            {
+                "word": word,
+                "start": round(second + i * 0.3, 2),
+                "end": round(second + i * 0.3 + 0.25, 2),
+            }
+            for i, word in enumerate(SPOKEN)
+        ]
+        second += 3.0
+        utterance = {
+            "role": role,
+            "content": " ".join(str(w["word"]) for w in words),
+            "words": words,
+        }
+        utterances.append(utterance)
+        size += len(json.dumps(utterance))
+    return utterances
+
+
+async def test_a_retell_call_ended_over_one_mebibyte_is_accepted_and_processed(
+    client: httpx.AsyncClient, database: Database, runtime: Runtime
+) -> None:
+    transcript = _long_call_transcript(runtime.settings.max_webhook_bytes + 512 * 1024)
+    body = retell_event(
+        call_id="call_long_transcript",
+        transcript_object=transcript,
+        transcript_with_tool_calls=transcript,  # Retell sends the words twice
+    )
+    assert len(body) > 2 * runtime.settings.max_webhook_bytes
+    response = await deliver(client, "retell", body)
+    assert response.status_code == 204
+    [event] = await events(database)
+    assert event.event_type == "call_ended"
+    assert event.body == body
+    async with running_worker():
+        processed = await wait_for_status(database, event.id, {"processed"})
+    assert processed.attempts == 1
+
+
+async def test_other_providers_keep_the_one_mebibyte_limit(
+    client: httpx.AsyncClient, database: Database, runtime: Runtime
+) -> None:
+    padding = b" " * runtime.settings.max_webhook_bytes
+    for provider, body in (("stripe", stripe_event()), ("calcom", calcom_event())):
+        response = await deliver(client, provider, body + padding)
+        assert response.status_code == 413, provider
+    assert await events(database) == []

@@ -25,6 +25,7 @@ from askpro.api.openapi import install_openapi
 from askpro.api.route_table import API_PREFIX
 from askpro.auth.audit import AuditMiddleware, AuditWriter
 from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
+from askpro.auth.token_cache import TokenCache
 from askpro.config import Settings
 from askpro.db import Database
 from askpro.kit.problems import Problem, problem_response
@@ -72,6 +73,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         return runtime.database
 
     app.state.rate_limiter = RateLimiter(settings)
+    # Serves only while its revocation listener runs (started by the app's lifespan).
+    app.state.token_cache = TokenCache()
     app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)

@@ -19,7 +19,7 @@ from askpro.api.deps import (
     Paging,
     Principal,
     Session,
-    page_of,
+    page_json,
     require_ordered_range,
     requires,
     semantic_fields,
@@ -55,7 +55,7 @@ IdempotencyKey = Annotated[
 Status = Literal["held", "booked", "cancelled", "completed", "no_show"]
 
 
-@router.get("", summary="List appointments by start time")
+@router.get("", summary="List appointments by start time", response_model=Page[AppointmentOut])
 async def list_appointments(
     principal: Reader,
     session: Session,
@@ -68,7 +68,7 @@ async def list_appointments(
     ] = None,
     staff_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
-) -> Page[AppointmentOut]:
+) -> Response:
     require_ordered_range(
         starts_from, starts_before, start_name="starts_from", end_name="starts_before"
     )
@@ -81,7 +81,7 @@ async def list_appointments(
         staff_id=staff_id,
         statuses=list(status) if status else None,
     )
-    return Page[AppointmentOut](**page_of(AppointmentOut, rows, cursor))
+    return page_json(rows, cursor)  # rows hold exactly AppointmentOut's columns
 
 
 @router.get("/{appointment_id}", summary="Show an appointment with its history")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.auth import audit, service
 from askpro.auth.ratelimit import RateLimiter
 from askpro.auth.scopes import PLATFORM_SCOPES, Scope
+from askpro.auth.token_cache import CachedToken, TokenCache
 from askpro.kit.problems import Problem
 from askpro.models import Company
 
@@ -34,9 +35,17 @@ bearer_scheme = HTTPBearer(
 )
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; routes that write commit it explicitly before returning."""
-    async with request.app.state.runtime.database.sessions() as session:
+    """One session per request; routes that write commit it explicitly before returning.
+
+    Reads (GET, HEAD) get an autocommit session: no transaction round trips around them.
+    """
+    database = request.app.state.runtime.database
+    sessions = database.autocommit_sessions if request.method in READ_METHODS else database.sessions
+    async with sessions() as session:
         yield session
 
 
@@ -127,24 +136,14 @@ class RequireScopes:
         if credentials is None:
             await _count_unauthenticated(request, limiter)
             raise _unauthorized("send Authorization: Bearer <token>", invalid=False)
-        result = await service.authenticate(session, credentials.credentials)
-        if result.token is not None:
-            setattr(request.state, audit.STATE_TOKEN_ID, result.token.id)
-            setattr(request.state, audit.STATE_COMPANY_ID, result.token.company_id)
-        if result.rejection is not None or result.token is None:
-            reason = result.rejection.value if result.rejection else "unknown"
-            await _count_unauthenticated(request, limiter)
-            raise _unauthorized(f"token is {reason}", invalid=True)
-        token = result.token
-        if result.touched:
-            await session.commit()  # the at-most-once-a-minute last_used_at write
+        token = await _authenticated(request, session, credentials.credentials)
 
         verdict = await limiter.hit_token(token.public_id)
         if not verdict.allowed:
             raise verdict.problem()
         response.headers.update(verdict.headers())
 
-        held = frozenset(token.scopes)
+        held = token.scopes
         if token.company_id is not None:
             held -= PLATFORM_SCOPES
         missing = sorted(self.scopes - held)
@@ -172,6 +171,30 @@ class RequireScopes:
             company_id=company_id,
             token_name=token.name,
         )
+
+
+async def _authenticated(request: Request, session: AsyncSession, plaintext: str) -> CachedToken:
+    """The token a request presents, from the token cache or the database; 401 if unusable."""
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    cached = cache.get(plaintext) if cache is not None else None
+    if cached is not None:
+        setattr(request.state, audit.STATE_TOKEN_ID, cached.id)
+        setattr(request.state, audit.STATE_COMPANY_ID, cached.company_id)
+        return cached
+    generation = cache.generation if cache is not None else 0
+    result = await service.authenticate(session, plaintext)
+    if result.token is not None:
+        setattr(request.state, audit.STATE_TOKEN_ID, result.token.id)
+        setattr(request.state, audit.STATE_COMPANY_ID, result.token.company_id)
+    if result.rejection is not None or result.token is None:
+        reason = result.rejection.value if result.rejection else "unknown"
+        await _count_unauthenticated(request, request.app.state.rate_limiter)
+        raise _unauthorized(f"token is {reason}", invalid=True)
+    if result.touched:
+        await session.commit()  # the at-most-once-a-minute last_used_at write
+    if cache is not None:
+        cache.put(plaintext, result.token, generation)
+    return CachedToken.of(result.token)
 
 
 async def _acting_company(

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.auth import repository, tokens
+from askpro.auth import repository, token_cache, tokens
 from askpro.auth.scopes import PLATFORM_SCOPES, Scope
 from askpro.kit.time import utc_now
 from askpro.models import ApiToken
@@ -105,6 +105,7 @@ async def revoke_token(
     if token.revoked_at is None:
         token.revoked_at = now or utc_now()
         await session.flush()
+    await token_cache.announce_revocation(session, token.public_id)  # delivered on commit
     return token
 
 

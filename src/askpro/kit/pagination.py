@@ -46,7 +46,7 @@ class PageRequest:
     cursor: str | None
 
 
-def page_request(
+async def page_request(
     limit: Annotated[
         int,
         Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT})."),
@@ -59,7 +59,11 @@ def page_request(
         ),
     ] = None,
 ) -> PageRequest:
-    """FastAPI dependency: ``limit`` (1..200, default 50) and ``cursor`` query parameters."""
+    """FastAPI dependency: ``limit`` (1..200, default 50) and ``cursor`` query parameters.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a hop that costs more than the whole function on every list request.
+    """
     return PageRequest(limit=limit, cursor=cursor)
 
 
@@ -181,8 +185,11 @@ async def paginate_mappings(
     *,
     descending: bool = False,
 ) -> tuple[list[Mapping[str, Any]], str | None]:
-    """Like :func:`paginate` for a Core select of columns: rows as mappings, no ORM objects
-    (cheaper on hot read paths)."""
-    result = await session.execute(_windowed(statement, keys, page, descending))
-    rows: list[Mapping[str, Any]] = list(result.mappings().all())
+    """Like :func:`paginate` for a Core select of columns: rows as plain dicts, no ORM
+    objects (cheaper on hot read paths, and ready to serialise as they are)."""
+    # On the session's connection, not through Session.execute: a select of columns needs
+    # none of the ORM's execution machinery (a tenth of a list request's CPU).
+    connection = await session.connection()
+    result = await connection.execute(_windowed(statement, keys, page, descending))
+    rows: list[Mapping[str, Any]] = [row._asdict() for row in result]
     return _page(rows, keys, page)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from askpro.db import retry_on_dead_connection
 from askpro.kit.crypto import SecretBox
 from askpro.kit.problems import Problem
 from askpro.observability import current_correlation_id, get_logger
@@ -49,18 +50,20 @@ def queueing_lock(event_id: int) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes without reading the rest."""
+    """The raw body, refusing more than ``limit`` bytes without reading the rest.
+
+    Chunks are appended to one growing buffer (a call event of a long Retell call carries
+    megabytes of transcript) rather than kept as a list of chunks beside their join.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+    return bytes(body)
 
 
 def parse_json(body: bytes) -> Any:
@@ -135,14 +138,13 @@ class WebhookProcessor:
         return {name: request.headers[name][:500] for name in kept if name in request.headers}
 
     async def _admit(
-        self, definition: ProviderDefinition, request: Request, started: float
+        self, definition: ProviderDefinition, request: Request, started: float, limit: int
     ) -> tuple[bytes, Any, ParsedEvent, Verified]:
         """Read, verify and parse; raise the Problem to answer when the request fails."""
         provider = definition.name
         try:
-            body = await read_body(request, self.settings.max_webhook_bytes)
+            body = await read_body(request, limit)
         except BodyTooLarge:
-            limit = self.settings.max_webhook_bytes
             raise self._reject(
                 provider, "too_large", 413, f"limit is {limit} bytes", started
             ) from None
@@ -184,7 +186,8 @@ class WebhookProcessor:
     async def ingest(self, definition: ProviderDefinition, request: Request) -> Response:
         started = time.perf_counter()
         provider = definition.name
-        body, _payload, parsed, verified = await self._admit(definition, request, started)
+        limit = definition.body_limit(self.settings)
+        body, _payload, parsed, verified = await self._admit(definition, request, started, limit)
         correlation_id = current_correlation_id()
         try:
             event_id, outcome = await self._store(
@@ -214,30 +217,42 @@ class WebhookProcessor:
         verified: Verified,
         correlation_id: str | None,
     ) -> tuple[int | None, str]:
-        # A Core connection, not an ORM session: this path does no ORM work, and it is hot.
-        async with self.runtime.database.engine.connect() as connection:
-            event_id = await repository.insert_and_enqueue(
-                connection,
-                provider=definition.name,
-                parsed=parsed,
-                body=body,
-                headers=self._headers(definition, request),
-                correlation_id=correlation_id,
-                verified_company_id=verified.company_id,
-                task_name=PROCESS_TASK,
-                queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
-            )
-            if event_id is None:  # a new statement sees the row a concurrent delivery committed
-                existing = await repository.find_id(connection, definition.name, parsed.dedup_key)
-                return existing, "duplicate"
-            await connection.commit()  # before the 2xx: never acknowledge what is not durable
-        return event_id, "accepted"
+        headers = self._headers(definition, request)
+
+        async def store_once() -> tuple[int | None, str]:
+            # A Core connection in autocommit, not an ORM session: the insert and its job are
+            # ONE statement, so it commits on its own — one round trip, no BEGIN/COMMIT — and
+            # its result comes back only once the row and the job are durable.
+            async with self.runtime.database.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                event_id = await repository.insert_and_enqueue(
+                    autocommit,
+                    provider=definition.name,
+                    parsed=parsed,
+                    body=body,
+                    headers=headers,
+                    correlation_id=correlation_id,
+                    verified_company_id=verified.company_id,
+                    task_name=PROCESS_TASK,
+                    queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
+                )
+                if event_id is None:  # a new statement sees the row a concurrent delivery stored
+                    existing = await repository.find_id(
+                        autocommit, definition.name, parsed.dedup_key
+                    )
+                    return existing, "duplicate"
+            return event_id, "accepted"
+
+        # Pooled connections are not pinged: one the server dropped fails here and the store
+        # runs again on a fresh one (a repeat of a stored event is answered as a duplicate).
+        return await retry_on_dead_connection(store_once, name="webhooks.ingest")
 
     async def answer_inbound(self, definition: ProviderDefinition, request: Request) -> Response:
         """Retell's inbound-call webhook: answered synchronously, recorded as processed."""
         started = time.perf_counter()
         provider = definition.name
-        body, payload, parsed, verified = await self._admit(definition, request, started)
+        limit = self.settings.max_webhook_bytes  # an inbound call carries no transcript
+        body, payload, parsed, verified = await self._admit(definition, request, started, limit)
         if parsed.event_type != "call_inbound":
             raise self._reject(provider, "malformed", 400, "expected event call_inbound", started)
         correlation_id = current_correlation_id()

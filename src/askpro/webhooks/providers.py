@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from askpro.config import Settings
@@ -42,6 +43,19 @@ class ParsedEvent:
     routing: Routing = field(default_factory=Routing)
 
 
+class RetryOrdering(StrEnum):
+    """What an event waiting to retry does to the later events of its entity.
+
+    Either way, at most one event of an entity is processed at a time.
+    """
+
+    # Later events wait for it: they build on it (a Retell call's events, a Cal.com booking's).
+    HOLDS_ENTITY = "holds_entity"
+    # Later events go ahead: each carries the whole object, and the provider promises no
+    # order anyway (Stripe), so its handlers already compare what they hold with what came.
+    STEPS_ASIDE = "steps_aside"
+
+
 Verifier = Callable[[bytes, str | None, Sequence[str]], None]
 Parser = Callable[[Any, bytes, str | None], ParsedEvent]
 
@@ -58,6 +72,10 @@ class ProviderDefinition:
     # 204 without a body (Retell) or 200 {"status", "event_id"} (Cal.com, Stripe).
     empty_ack: bool
     kept_headers: tuple[str, ...] = ("content-type", "user-agent", "x-request-id")
+    # The largest body accepted (413 past it): ASKPRO_MAX_WEBHOOK_BYTES unless the
+    # provider's events are known to be larger.
+    body_limit: Callable[[Settings], int] = lambda settings: settings.max_webhook_bytes
+    retry_ordering: RetryOrdering = RetryOrdering.HOLDS_ENTITY
 
 
 def body_digest(body: bytes) -> str:
@@ -253,6 +271,8 @@ RETELL = ProviderDefinition(
     parse=parse_retell,
     company_secret_column="retell_api_key_encrypted",  # noqa: S106 - a column name
     empty_ack=True,
+    # call_ended / call_analyzed of a long call carry word-level transcripts, twice.
+    body_limit=lambda settings: settings.max_retell_webhook_bytes,
 )
 CALCOM = ProviderDefinition(
     name="calcom",
@@ -272,6 +292,7 @@ STRIPE = ProviderDefinition(
     parse=parse_stripe,
     company_secret_column=None,  # askpro's own Stripe account bills every company
     empty_ack=False,
+    retry_ordering=RetryOrdering.STEPS_ASIDE,
 )
 
 PROVIDERS: dict[str, ProviderDefinition] = {p.name: p for p in (RETELL, CALCOM, STRIPE)}

@@ -193,6 +193,14 @@ async def company_secret_candidates(
     return [(row[0], row[1]) for row in rows]
 
 
+async def lock_entity(session: AsyncSession, entity_key: str) -> None:
+    """Hold the entity until the transaction ends (events of an entity run one at a time,
+    also when one of them has stepped aside from the queue's per-entity lock to retry)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": entity_key}
+    )
+
+
 async def start_attempt(session: AsyncSession, event_id: int) -> WebhookEvent | None:
     """Mark the event ``processing`` and count the attempt; None when nothing is left to do."""
     result = await session.execute(

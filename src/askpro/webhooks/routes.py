@@ -1,7 +1,13 @@
-"""``POST /webhooks/{retell,retell/inbound,calcom,stripe}`` — thin: the processor does the work."""
+"""``POST /webhooks/{retell,retell/inbound,calcom,stripe}`` — thin: the processor does the work.
+
+The app serves these through :data:`HOT_ROUTES` (exact paths, ahead of the API's route table
+and middleware); the router here describes them in the OpenAPI document and stays the
+fallback route.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -71,3 +77,12 @@ async def calcom_events(request: Request) -> Response:
 @router.post("/stripe", summary="Stripe events", responses={**_ACCEPTED, **_ERRORS})
 async def stripe_events(request: Request) -> Response:
     return await _processor(request).ingest(STRIPE, request)
+
+
+# (method, path) → endpoint, served by ``askpro.app.HotPaths`` without the route-table walk.
+HOT_ROUTES: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+    ("POST", "/webhooks/retell"): retell_events,
+    ("POST", "/webhooks/retell/inbound"): retell_inbound,
+    ("POST", "/webhooks/calcom"): calcom_events,
+    ("POST", "/webhooks/stripe"): stripe_events,
+}

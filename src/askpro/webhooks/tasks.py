@@ -18,6 +18,7 @@ from askpro.observability import get_logger
 from askpro.runtime import get_runtime
 from askpro.webhooks import metrics, repository
 from askpro.webhooks.ingest import PROCESS_TASK, queueing_lock
+from askpro.webhooks.providers import RetryOrdering, get_provider
 from askpro.webhooks.registry import handlers_for, load_handler_modules
 
 log = get_logger(__name__)
@@ -28,11 +29,20 @@ PRUNE_BATCH = 1000
 
 
 class RetryLater(Exception):
-    """Raised by the processing job after recording a failed attempt: run again later."""
+    """Raised by the processing job after recording a failed attempt: run again later.
 
-    def __init__(self, seconds: float, reason: str) -> None:
+    ``own_lock`` replaces the job's per-entity queue lock while it waits, so the entity's
+    later jobs are not held back by it (providers whose events step aside).
+    """
+
+    def __init__(self, seconds: float, reason: str, own_lock: str | None = None) -> None:
         super().__init__(reason)
         self.seconds = seconds
+        self.own_lock = own_lock
+
+
+def stepped_aside_lock(event_id: int) -> str:
+    return f"webhook-retry:{event_id}"
 
 
 def retry_delay(attempt: int, settings: Settings) -> float:
@@ -51,7 +61,7 @@ class WebhookRetryStrategy(BaseRetryStrategy):
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, RetryLater):
-            return RetryDecision(retry_at=_in_seconds(exception.seconds))
+            return RetryDecision(retry_at=_in_seconds(exception.seconds), lock=exception.own_lock)
         if job.attempts >= 30:
             return None
         return RetryDecision(retry_at=_in_seconds(min(5 * 2**job.attempts, 600)))
@@ -68,9 +78,9 @@ async def process_webhook_event(event_id: int) -> str:
     load_handler_modules()
     database = runtime.database
     started = time.perf_counter()
-    async with database.sessions() as session:
+    # One statement, committed on its own (the attempt counts even if this process dies).
+    async with database.autocommit_sessions() as session:
         event = await repository.start_attempt(session, event_id)
-        await session.commit()
     if event is None:  # already settled (a duplicate job from the sweeper or a replay)
         log.info("webhook.process_skipped", webhook_event_id=event_id)
         return "skipped"
@@ -79,8 +89,14 @@ async def process_webhook_event(event_id: int) -> str:
     ):
         handlers = handlers_for(event.provider, event.event_type)
         outcome = "processed" if handlers else "ignored"
+        steps_aside = get_provider(event.provider).retry_ordering is RetryOrdering.STEPS_ASIDE
+        entity_key = event.entity_key
 
         async def run_handlers(session: AsyncSession) -> None:
+            if steps_aside and entity_key is not None and handlers:
+                # A retry that stepped aside no longer holds the queue's entity lock: this
+                # keeps its entity's events one at a time all the same.
+                await repository.lock_entity(session, entity_key)
             for handler in handlers:
                 await handler(session, event)
             await repository.finish(session, event.id, outcome)
@@ -100,16 +116,17 @@ async def _record_failure(
     reason = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
     dead = event.attempts >= settings.webhook_max_attempts
     status = "dead" if dead else "failed"
-    async with get_runtime().database.sessions() as session:
+    async with get_runtime().database.autocommit_sessions() as session:
         await repository.finish(session, event.id, status, reason)
-        await session.commit()
     _observe(event, status, started)
     if dead:
         log.error("webhook.dead", attempt=event.attempts, error=reason)
         return status
     delay = retry_delay(event.attempts, settings)
     log.warning("webhook.failed", attempt=event.attempts, retry_in_s=round(delay, 3), error=reason)
-    raise RetryLater(delay, reason) from error
+    steps_aside = get_provider(event.provider).retry_ordering is RetryOrdering.STEPS_ASIDE
+    own_lock = stepped_aside_lock(event.id) if steps_aside and event.entity_key else None
+    raise RetryLater(delay, reason, own_lock) from error
 
 
 def _observe(event: WebhookEvent, outcome: str, started: float) -> None:
