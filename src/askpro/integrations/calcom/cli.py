@@ -66,7 +66,7 @@ def warm_cache_command(
     from askpro.integrations.calcom.errors import CalcomError
     from askpro.integrations.calcom.service import calcom_client_for, close_all_clients
     from askpro.integrations.calcom.warmup import warm_cache
-    from askpro.models import Company, Service
+    from askpro.models import Company, Service, StaffService
 
     settings = load_or_exit()
     if settings.redis_url is None:
@@ -99,10 +99,17 @@ def warm_cache_command(
                         continue
                     event_type_ids = list(
                         await session.scalars(
-                            select(Service.calcom_event_type_id).where(
+                            select(Service.calcom_event_type_id)
+                            .where(
                                 Service.company_id == tenant.id,
                                 Service.calcom_event_type_id.is_not(None),
                                 Service.active.is_(True),
+                            )
+                            .union(
+                                select(StaffService.calcom_event_type_id).where(
+                                    StaffService.company_id == tenant.id,
+                                    StaffService.calcom_event_type_id.is_not(None),
+                                )
                             )
                         )
                     )

@@ -90,4 +90,7 @@ def list_bookings_answer(state: StandinState, request: Request) -> Response:
         "hasNextPage": skip + take < total,
         "hasPreviousPage": skip > 0,
     }
-    return JSONResponse({"status": "success", "data": page, "pagination": pagination})
+    if state.faults.endless_pages:
+        pagination["hasNextPage"] = True  # a server that never says "done"
+    data = [state.wire_booking(booking) for booking in page]
+    return JSONResponse({"status": "success", "data": data, "pagination": pagination})
