@@ -4,7 +4,8 @@ The booking engine asks a :class:`CalendarGateway` for the bookable start times 
 event type (each staff member's own calendar, or a shared one), for who works when
 (:class:`WorkingHours` per Cal.com user) and pushes bookings to it. :func:`gateway_for`
 picks the Cal.com-backed gateway when the company has Cal.com configured; without one the
-engine works from local opening hours only and no sync is required. Tests install their own factory in ``runtime.extras``.
+engine works from local opening hours only and no sync is required. Tests install their
+own factory in ``runtime.extras``.
 """
 
 from __future__ import annotations
