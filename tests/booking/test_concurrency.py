@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
-from askpro.booking import service as booking_service
+from askpro.booking.service import _book as booking_service
 from askpro.booking.schemas import Outcome
 from askpro.booking.service import BookRequest, book
 from askpro.db import Database

@@ -138,7 +138,7 @@ async def test_calcom_conflict_cancels_locally_and_offers_alternatives(
     queue: None,
 ) -> None:
     # Our cached view of the day says 13:00 is free ...
-    await gateway.slots(salon.haircut, local(DAY, 0), local(DAY, 23), "Europe/Berlin")
+    await gateway.slots(1001, 30, local(DAY, 0), local(DAY, 23), "Europe/Berlin")
     # ... then somebody books 13:00 directly in Cal.com.
     state = calcom_standin.state
     state.new_booking(

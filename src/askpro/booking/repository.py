@@ -359,12 +359,13 @@ async def pending_sync_ids(
 async def view(session: AsyncSession, appointment: Appointment) -> AppointmentView:
     names = (
         await session.execute(
-            select(Staff.name, Service.name).where(
-                Staff.id == appointment.staff_id, Service.id == appointment.service_id
+            select(
+                select(Staff.name).where(Staff.id == appointment.staff_id).scalar_subquery(),
+                select(Service.name).where(Service.id == appointment.service_id).scalar_subquery(),
             )
         )
     ).one_or_none()
-    staff_name, service_name = names if names is not None else ("", "")
+    staff_name, service_name = (names[0] or "", names[1] or "") if names else ("", "")
     return AppointmentView(
         id=appointment.id,
         start=appointment.starts_at,

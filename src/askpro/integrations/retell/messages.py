@@ -208,6 +208,16 @@ def invalid_message(locale: str, missing: Sequence[str], *, offered: Sequence[st
     return sentence
 
 
+def nonexistent_time_message(locale: str) -> str:
+    """The asked-for wall-clock time falls into the hour skipped when summer time starts."""
+    if language(locale) == "de":
+        return (
+            "Diese Uhrzeit gibt es in dieser Nacht nicht, weil die Uhr umgestellt wird. "
+            "Welche Uhrzeit möchten Sie stattdessen?"
+        )
+    return "That time does not exist that night because the clocks change. Which time instead?"
+
+
 def _joined(items: Sequence[str], de: bool) -> str:
     if len(items) <= 1:
         return "".join(items)

@@ -65,12 +65,12 @@ def local_instant(day: dt.date, at: dt.time, time_zone: str) -> dt.datetime:
 
 
 def _nonexistent(context: ToolContext, field: str, error: NonexistentLocalTime) -> dict[str, Any]:
-    detail = (
-        f"{field} (die Uhr wird in dieser Nacht umgestellt: {error})"
-        if messages.language(context.locale) == "de"
-        else f"{field} (the clocks change that night: {error})"
+    return answer(
+        Outcome.INVALID_REQUEST,
+        messages.nonexistent_time_message(context.locale),
+        missing=[field],
+        reason=str(error),
     )
-    return invalid(context.locale, [field], detail)
 
 
 def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:

@@ -456,11 +456,12 @@ class StandinState:
         start: dt.datetime,
         attendee: dict[str, Any],
         *,
-        host: StandinUser,
+        host: StandinUser | None = None,
         metadata: dict[str, Any] | None = None,
         guests: list[str] | None = None,
         booking_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        host = host or self.users[event_type.hosts[0] if event_type.hosts else OWNER_ID]
         now = wire_time(self.now())
         booking_id = self._next_booking_id
         self._next_booking_id += 1
