@@ -29,6 +29,18 @@ async def find_by_phone(session: AsyncSession, company_id: int, phone: str) -> C
     return result.scalar_one_or_none()
 
 
+async def find_by_email(session: AsyncSession, company_id: int, email: str) -> Customer | None:
+    """The oldest customer with this (normalised) e-mail; e-mails are not unique."""
+    return (
+        await session.scalars(
+            select(Customer)
+            .where(Customer.company_id == company_id, Customer.email == email)
+            .order_by(Customer.id)
+            .limit(1)
+        )
+    ).one_or_none()
+
+
 async def insert_or_get_by_phone(
     session: AsyncSession, company_id: int, phone: str, name: str | None, email: str | None
 ) -> tuple[Customer, bool]:

@@ -72,7 +72,7 @@ async def record_external_booking(
         return None
     customer = None
     if booking.attendee_phone or booking.attendee_email or booking.attendee_name:
-        customer = await customers.find_or_create(
+        customer = await customers.find_or_create_by_contact(
             session,
             company,
             booking.attendee_phone,
