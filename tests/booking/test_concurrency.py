@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
-from askpro.booking.service import _book as booking_service
 from askpro.booking.schemas import Outcome
 from askpro.booking.service import BookRequest, book
+from askpro.booking.service import _book as booking_service
 from askpro.db import Database
 from askpro.models import Appointment, AppointmentEvent
 from tests.fixtures.booking import DAY, NOW, Salon, build_salon, local

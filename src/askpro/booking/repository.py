@@ -401,6 +401,18 @@ async def first_booking_event(
     ).one_or_none()
 
 
+async def transfer_customer(
+    session: AsyncSession, company_id: int, from_customer_id: int, to_customer_id: int
+) -> int:
+    result = await session.execute(
+        update(Appointment)
+        .where(Appointment.company_id == company_id, Appointment.customer_id == from_customer_id)
+        .values(customer_id=to_customer_id)
+        .returning(Appointment.id)
+    )
+    return len(result.all())
+
+
 async def move_history(session: AsyncSession, source_id: int, target_id: int) -> None:
     await session.execute(
         update(AppointmentEvent)

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
-from askpro.models import Appointment, Call, Customer
+from askpro.models import Call, Customer
 
 # Follow merged_into_id chains at most this deep (a merge of a merged survivor is rare).
 MAX_MERGE_DEPTH = 10
@@ -77,12 +77,7 @@ async def lock(session: AsyncSession, company_id: int, ids: list[int]) -> list[C
 
 
 async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dict[str, int]:
-    appointments = await session.execute(
-        update(Appointment)
-        .where(Appointment.customer_id == loser_id)
-        .values(customer_id=survivor_id)
-        .returning(Appointment.id)
-    )
+    """Calls and merged rows of the loser point at the survivor (appointments: booking's)."""
     calls = await session.execute(
         update(Call)
         .where(Call.customer_id == loser_id)
@@ -96,7 +91,6 @@ async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dic
         .returning(Customer.id)
     )
     return {
-        "appointments": len(appointments.all()),
         "calls": len(calls.all()),
         "earlier_merges": len(merged.all()),
     }

@@ -143,7 +143,16 @@ async def merge_duplicates(
     for loser_id in losers:
         loser = rows[loser_id]
         before = snapshot(loser)
-        moved = await repository.repoint(session, loser.id, survivor.id)
+        # The appointment book is written by booking only; imported here, not at the top,
+        # because booking's service uses this module (find_or_create).
+        from askpro.booking import service as booking
+
+        moved = {
+            "appointments": await booking.transfer_customer(
+                session, company.id, loser.id, survivor.id
+            ),
+            **await repository.repoint(session, loser.id, survivor.id),
+        }
         for field in ("name", "email", "notes"):
             if getattr(survivor, field) is None and getattr(loser, field) is not None:
                 setattr(survivor, field, getattr(loser, field))

@@ -44,7 +44,13 @@ from askpro.booking.service._external import (
     record_external_booking,
     update_external,
 )
-from askpro.booking.service._reads import expire_holds, pending_ids, upcoming, view
+from askpro.booking.service._reads import (
+    expire_holds,
+    pending_ids,
+    transfer_customer,
+    upcoming,
+    view,
+)
 from askpro.booking.service._sync import (
     DEFAULT_BUDGET_SECONDS,
     SYNC_TASK,
@@ -91,6 +97,7 @@ __all__ = [
     "reschedule",
     "reschedule_appointment",
     "subtract_local",
+    "transfer_customer",
     "upcoming",
     "update_external",
     "verdict",

@@ -15,7 +15,14 @@ from askpro.observability import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["expire_holds", "pending_ids", "upcoming", "view"]
+__all__ = ["expire_holds", "pending_ids", "transfer_customer", "upcoming", "view"]
+
+
+async def transfer_customer(
+    session: AsyncSession, company_id: int, from_customer_id: int, to_customer_id: int
+) -> int:
+    """A customer merge: the loser's appointments now belong to the survivor (how many)."""
+    return await repository.transfer_customer(session, company_id, from_customer_id, to_customer_id)
 
 
 async def view(session: AsyncSession, appointment: Appointment) -> AppointmentView:
