@@ -140,6 +140,7 @@ def _refused(result: BookingResult) -> Problem:
             "Too soon",
             "starts_at is inside the minimum notice",
             errors=[{**start_error, "message": "inside the minimum notice"}],
+            reason=result.reason,
             alternatives=alternatives,
         )
     if result.outcome is Outcome.OUTSIDE_HOURS:
@@ -149,6 +150,7 @@ def _refused(result: BookingResult) -> Problem:
             "Outside bookable hours",
             "starts_at is not a bookable time" + (f" ({result.reason})" if result.reason else ""),
             errors=[{**start_error, "message": result.reason or "outside bookable hours"}],
+            reason=result.reason,
             alternatives=alternatives,
         )
     if result.outcome is Outcome.NOT_FOUND:
