@@ -5,113 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from askpro.app import create_app
-from askpro.config import Settings
 from askpro.db import Database
-from askpro.integrations.calcom.service import close_all_clients
-from askpro.integrations.calcom.standin.server import RunningStandin, start_standin
-from askpro.models import Appointment, Company, Service, Staff
-from askpro.runtime import Runtime, set_runtime
-from askpro.tenancy.demo import DEMO_PHONE_NUMBER, seed_demo_company
+from askpro.models import Appointment
 from tests.booking.test_concurrency import OVERLAPS
-from tests.fixtures.auth import IssuedTestToken, create_token
-from tests.fixtures.booking import BERLIN, DAY
-from tests.fixtures.retell import post_tool
-
-ANNA_USER, BEN_USER = 11, 12
-
-
-def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour, minute), BERLIN)
-
-
-def next_weekday(weekday: int, after: dt.date = DAY) -> dt.date:
-    """The first ``weekday`` (0 = Monday) after ``after``, inside the booking horizon."""
-    return after + dt.timedelta(days=(weekday - after.weekday()) % 7 or 7)
-
-
-@dataclass
-class Demo:
-    http: httpx.AsyncClient
-    standin: RunningStandin
-    database: Database
-    company_id: int
-    staff: dict[str, int]
-    haircut_id: int
-    token: IssuedTestToken
-
-    async def tool(self, name: str, args: dict[str, Any], call_id: str, caller: str) -> Any:
-        response = await post_tool(
-            self.http, name, args, call_id=call_id, to_number=DEMO_PHONE_NUMBER, from_number=caller
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def book_via_api(self, starts_at: dt.datetime, **fields: Any) -> httpx.Response:
-        return await self.http.post(
-            "/api/v1/appointments",
-            json={
-                "service_id": self.haircut_id,
-                "customer": {"phone": f"+49151{uuid.uuid4().int % 10**8:08d}"},
-                "starts_at": starts_at.isoformat(),
-                **fields,
-            },
-            headers={**self.token.headers, "Idempotency-Key": uuid.uuid4().hex},
-        )
-
-    def standin_bookings(self) -> list[dict[str, Any]]:
-        return [b for b in self.standin.state.bookings.values() if b["status"] == "accepted"]
-
-
-@pytest.fixture
-def standin() -> Iterator[RunningStandin]:
-    running = start_standin()
-    # The race is what is under test, not Cal.com's 120/min throttle.
-    running.state.rate_limit_per_minute = 100_000
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-async def demo(
-    settings: Settings, wide_database: Database, standin: RunningStandin, queue: None
-) -> AsyncIterator[Demo]:
-    demo_settings = settings.model_copy(
-        update={
-            "calcom_api_base": standin.base_url,
-            "calcom_api_key": SecretStr(standin.api_key),
-            "calcom_rate_limit_per_minute": 10_000,
-        }
-    )
-    async with wide_database.sessions() as session:
-        seeded = await seed_demo_company(session)
-        company = await session.get(Company, seeded.company_id)
-        assert company is not None
-        token = await create_token(session, company, name="front desk")
-        staff = {s.name: s.id for s in await session.scalars(select(Staff))}
-        haircut = await session.scalar(select(Service.id).where(Service.name == "Haircut"))
-        assert haircut is not None
-        await session.commit()
-    runtime = Runtime(settings=demo_settings, database=wide_database)
-    set_runtime(runtime)
-    app = create_app(runtime=runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://askpro.test") as http:
-        yield Demo(http, standin, wide_database, seeded.company_id, staff, haircut, token)
-    await app.state.audit_writer.close()
-    set_runtime(None)
-    await close_all_clients()
+from tests.fixtures.booking import DAY
+from tests.fixtures.demo import ANNA_USER, BEN_USER, Demo, at, next_weekday
 
 
 async def _no_overlaps(database: Database) -> None:

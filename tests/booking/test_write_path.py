@@ -47,13 +47,15 @@ def _writes(tree: ast.AST, own_columns: set[str]) -> list[str]:
                     continue
                 owner = element.value.id if isinstance(element.value, ast.Name) else ""
                 if element.attr in own_columns or (
-                    "appointment" in owner.lower()
-                    and element.attr in Appointment.__table__.columns.keys()
+                    "appointment" in owner.lower() and element.attr in Appointment.__table__.columns
                 ):
                     found.append(f"line {element.lineno}: assigns {owner}.{element.attr}")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if RAW_SQL.search(node.value):
-                found.append(f"line {node.lineno}: raw SQL writes appointments")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and RAW_SQL.search(node.value)
+        ):
+            found.append(f"line {node.lineno}: raw SQL writes appointments")
     return found
 
 
