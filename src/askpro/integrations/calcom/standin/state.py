@@ -256,6 +256,8 @@ class Faults:
     down: bool = False
     # GET /v2/bookings always answers hasNextPage: true.
     endless_pages: bool = False
+    # GET /v2/bookings ignores ``skip`` (every page is the first one).
+    ignore_skip: bool = False
     path_prefix: str = "/v2/"
 
 
