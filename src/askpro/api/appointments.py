@@ -177,6 +177,7 @@ async def _appointment_out(request: Request, appointment_id: int) -> Appointment
         return AppointmentOut.model_validate(row)
 
 
+NO_REASON = CancelRequest()
 BOOKED = (Outcome.BOOKED, Outcome.PENDING_CONFIRMATION, Outcome.ALREADY_BOOKED)
 
 
@@ -207,13 +208,11 @@ async def cancel_appointment(
     principal: Writer,
     request: Request,
     appointment_id: Id,
-    body: CancelRequest | None = None,
+    body: CancelRequest = NO_REASON,
 ) -> AppointmentOut:
+    """The body is optional; its ``reason`` is stored and sent to Cal.com."""
     await service.cancel_appointment(
-        _database(request),
-        _caller(request, principal),
-        appointment_id,
-        body.reason if body is not None else None,
+        _database(request), _caller(request, principal), appointment_id, body.reason
     )
     return await _appointment_out(request, appointment_id)
 

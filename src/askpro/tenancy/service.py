@@ -205,14 +205,34 @@ async def delete(
     )
 
 
-async def staff_of_service(session: AsyncSession, company_id: int, service_id: int) -> list[Staff]:
+async def staff_of_service(
+    session: AsyncSession, company_id: int, service_id: int
+) -> list[tuple[Staff, int | None]]:
+    """Who performs the service, each with their own Cal.com event type for it (or None)."""
     await get(session, Service, company_id, service_id)
+    return await repository.staff_of_service(session, company_id, service_id)
+
+
+async def link_staff_event_type(
+    session: AsyncSession,
+    company_id: int,
+    service_id: int,
+    staff_id: int,
+    event_type_id: int | None,
+) -> list[tuple[Staff, int | None]]:
+    """Name the member's own Cal.com event type for the service (their calendar)."""
+    await get(session, Service, company_id, service_id)
+    linked = await repository.link_staff_event_type(
+        session, company_id, service_id, staff_id, event_type_id
+    )
+    if not linked:
+        raise Problem(404, "not-found", "Staff member not found", "they do not perform it")
     return await repository.staff_of_service(session, company_id, service_id)
 
 
 async def set_staff_of_service(
     session: AsyncSession, company_id: int, service_id: int, staff_ids: Sequence[int]
-) -> list[Staff]:
+) -> list[tuple[Staff, int | None]]:
     """Replace who performs the service; every id must be staff of the same company."""
     await get(session, Service, company_id, service_id)
     wanted = set(staff_ids)
