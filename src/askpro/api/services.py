@@ -29,6 +29,7 @@ def _members(rows: list[tuple[Staff, int | None]]) -> list[ServiceStaffOut]:
         for staff, event_type_id in rows
     ]
 
+
 router = APIRouter(prefix="/services", tags=["services"])
 Reader = Annotated[Principal, requires(Scope.SERVICES_READ)]
 Writer = Annotated[Principal, requires(Scope.SERVICES_WRITE)]

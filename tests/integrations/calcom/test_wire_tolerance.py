@@ -13,7 +13,7 @@ from askpro.integrations.calcom.sync.snapshot import from_api
 from tests.integrations.calcom import openapi
 from tests.integrations.calcom.helpers import booking_request, next_weekday_at
 
-NAMELESS_USER = 13
+NAMELESS_USER = 99
 NAMELESS_TYPE = 4001
 
 

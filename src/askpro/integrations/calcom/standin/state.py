@@ -184,22 +184,30 @@ class StandinUser:
         }
 
 
+# The salon's stylists in Cal.com: (user id, name, first event type id). The demo company
+# (askpro.tenancy.demo) maps Anna and Ben; the others are there for larger set-ups (bench).
+STYLISTS = ((11, "Anna", 2001), (12, "Ben", 2011), (13, "Clara", 2021), (14, "David", 2031),
+            (15, "Eva", 2041))  # fmt: skip
+
+
 def demo_users() -> dict[int, StandinUser]:
-    """The demo salon's account owner and its two stylists (askpro.tenancy.demo)."""
-    return {
+    """The demo salon's account owner and its stylists; Ben does not work on Mondays."""
+    users = {
         OWNER_ID: StandinUser(
-            OWNER_ID,
-            "Salon Demo",
-            "salon-demo",
-            "owner@salon-demo.example",
+            OWNER_ID, "Salon Demo", "salon-demo", "owner@salon-demo.example",
             StandinSchedule(OWNER_ID),
-        ),
-        11: StandinUser(11, "Anna", "anna-salon-demo", "anna@salon-demo.example",
-                        StandinSchedule(11)),
-        # Ben does not work on Mondays.
-        12: StandinUser(12, "Ben", "ben-salon-demo", "ben@salon-demo.example",
-                        StandinSchedule(12, availability=[(WEEKDAYS[1:6], "09:00", "18:00")])),
+        )
     }  # fmt: skip
+    for user_id, name, _first in STYLISTS:
+        days = WEEKDAYS[1:6] if name == "Ben" else WEEKDAYS[:6]
+        users[user_id] = StandinUser(
+            user_id,
+            name,
+            f"{name.lower()}-salon-demo",
+            f"{name.lower()}@salon-demo.example",
+            StandinSchedule(user_id, availability=[(days, "09:00", "18:00")]),
+        )
+    return users
 
 
 DEMO_SERVICES = (
