@@ -19,10 +19,17 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.booking import repository
-from askpro.booking.gateway import CalendarGateway, CalendarUnavailable, OpeningHours
+from askpro.booking.gateway import (
+    CalendarGateway,
+    CalendarRejected,
+    CalendarUnavailable,
+    OpeningHours,
+)
 from askpro.booking.schemas import BookingResult, Outcome, Rule, Slot
 from askpro.booking.service._context import BookingContext, day_window
+from askpro.observability import get_logger
 
+log = get_logger(__name__)
 DEFAULT_HOURS = OpeningHours()
 StartsByStaff = dict[int, list[dt.datetime]]
 
@@ -50,12 +57,34 @@ async def calendar_starts(
         assert gateway is not None
         event_types = list(by_type)
         fetched = await asyncio.gather(
-            *(gateway.slots(et, duration, start, end, context.time_zone) for et in event_types)
+            *(_slots_or_none(gateway, et, duration, start, end, context) for et in event_types)
         )
         for event_type_id, moments in zip(event_types, fetched, strict=True):
             utc = sorted({moment.astimezone(dt.UTC) for moment in moments})
             starts.update({staff_id: utc for staff_id in by_type[event_type_id]})
     return starts
+
+
+async def _slots_or_none(
+    gateway: CalendarGateway,
+    event_type_id: int,
+    duration: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    context: BookingContext,
+) -> list[dt.datetime]:
+    """One calendar refusing (an event type deleted in Cal.com) closes only its members;
+    an unreachable calendar still raises ``CalendarUnavailable``."""
+    try:
+        return await gateway.slots(event_type_id, duration, start, end, context.time_zone)
+    except CalendarRejected as error:
+        log.error(
+            "booking.calendar_rejected",
+            company_id=context.company.id,
+            event_type_id=event_type_id,
+            error=str(error),
+        )
+        return []
 
 
 async def working_staff(

@@ -219,10 +219,14 @@ DEMO_SERVICES = (
 
 def demo_event_types() -> dict[int, StandinEventType]:
     """The demo salon's services (askpro.tenancy.demo) as Cal.com event types: the owner's
-    (1001-1003), Anna's (2001-2003), Ben's (2011-2013) and team round-robin (3001-3003)."""
+    (1001-1003), each stylist's (Anna 2001-2003, Ben 2011-2013, Clara 2021-2023, …) and team
+    round-robin (3001-3003, hosts Anna and Ben)."""
+    owners = [(1000, OWNER_ID, "")] + [
+        (first - 1, user_id, f"-{name.lower()}") for user_id, name, first in STYLISTS
+    ]
     types: dict[int, StandinEventType] = {}
     for index, (title, slug, length, after) in enumerate(DEMO_SERVICES, start=1):
-        for base, owner, suffix in ((1000, OWNER_ID, ""), (2000, 11, "-anna"), (2010, 12, "-ben")):
+        for base, owner, suffix in owners:
             types[base + index] = StandinEventType(
                 base + index,
                 title,
