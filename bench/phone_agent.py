@@ -91,6 +91,22 @@ async def steady(rate: float, count: int, one: Callable[[int], Awaitable[bool]])
     return result
 
 
+async def sequential(count: int, one: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
+    """Closed loop, one request at a time: each latency is the request's own service time
+    (less sensitive to other work on a shared machine than the open-loop rate)."""
+    latencies: list[float] = []
+    errors = 0
+    for index in range(count):
+        begin = time.perf_counter()
+        if await one(index):
+            latencies.append(time.perf_counter() - begin)
+        else:
+            errors += 1
+    result = summary(latencies, errors)
+    result["mode"] = "sequential"
+    return result
+
+
 def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload).encode()
     return body, {
@@ -154,16 +170,18 @@ async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
             inbound_result = await steady(rate, count, inbound)
             inbound_result["mode"] = "http"
         availability_result = await steady(rate, count, availability)
+        two_staff = await sequential(count, availability)
         await add_stylists()
         await asyncio.sleep(6)  # the tools' catalogue keeps company and staff for 5 s
         for _ in range(3):  # warm the three new calendars' slots
             await asyncio.gather(*(availability(warm) for warm in range(20)))
         five_staff = await steady(rate, count, availability)
+        five_sequential = await sequential(count, availability)
     return {
         "inbound": inbound_result,
         "check_availability": availability_result,
-        "check_availability_2_staff": availability_result,
-        "check_availability_5_staff": five_staff,
+        "check_availability_2_staff": {"open_loop": availability_result, "sequential": two_staff},
+        "check_availability_5_staff": {"open_loop": five_staff, "sequential": five_sequential},
     }
 
 
