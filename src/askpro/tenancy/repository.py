@@ -139,3 +139,12 @@ async def link_staff_event_type(
         .returning(StaffService.staff_id)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def active_services(session: AsyncSession, company_id: int) -> list[Service]:
+    statement = (
+        select(Service)
+        .where(Service.company_id == company_id, Service.active.is_(True))
+        .order_by(Service.id)
+    )
+    return list((await session.scalars(statement)).all())

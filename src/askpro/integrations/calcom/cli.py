@@ -1,4 +1,4 @@
-"""``askpro calcom health`` and ``askpro calcom warm-cache``."""
+"""``askpro calcom health``, ``askpro calcom warm-cache`` and ``askpro calcom map``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-calcom_cli = typer.Typer(help="Cal.com: account health and cache warm-up.", no_args_is_help=True)
+calcom_cli = typer.Typer(
+    help="Cal.com: account health, cache warm-up and the staff-level mapping.",
+    no_args_is_help=True,
+)
 console = Console()
 
 
@@ -137,3 +140,93 @@ def warm_cache_command(
         return cached
 
     console.print(f"cached {run_in_transaction(settings, work)} slot ranges")
+
+
+@calcom_cli.command("map")
+def map_command(
+    company: Annotated[int, typer.Option(help="The company whose staff to map.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be linked; change nothing.")
+    ] = False,
+) -> None:
+    """Link each staff member's own Cal.com event types (found by their calcom_username)
+    to the services they perform, and the company team's round-robin event types to the
+    services; prints every link. Staff need calcom_username set first (REST API)."""
+    import asyncio
+
+    from askpro.cli import load_or_exit, run_in_transaction
+    from askpro.integrations.calcom.errors import CalcomError
+    from askpro.integrations.calcom.mapping import Link, ServiceEntry, StaffEntry, plan
+    from askpro.integrations.calcom.service import calcom_client_for, close_all_clients
+    from askpro.kit.problems import Problem
+    from askpro.tenancy import service as tenancy
+
+    settings = load_or_exit()
+
+    async def read(session: Any) -> tuple[Any, list[StaffEntry], list[ServiceEntry]]:
+        tenant, members, services = await tenancy.calcom_mapping_of(session, company)
+        session.expunge_all()
+        return (
+            tenant,
+            [
+                StaffEntry(m.id, m.name, m.calcom_username, m.calcom_user_id, links)
+                for m, links in members
+            ],
+            [ServiceEntry(s.id, s.name, s.calcom_event_type_id) for s in services],
+        )
+
+    try:
+        tenant, staff, services = run_in_transaction(settings, read)
+    except Problem as problem:
+        console.print(f"[red]{problem.title}: company {company}[/red]")
+        raise typer.Exit(1) from None
+    client = calcom_client_for(tenant, settings)
+    if client is None:
+        console.print(f"company #{company}: no Cal.com key configured (ASKPRO_CALCOM_API_KEY)")
+        raise typer.Exit(1)
+
+    async def fetch() -> tuple[list[Link], list[str]]:
+        try:
+            with Progress(TextColumn("{task.description}"), console=console) as progress:
+                task = progress.add_task("reading Cal.com", total=None)
+                return await plan(
+                    client,
+                    staff,
+                    services,
+                    tenant.calcom_team_id,
+                    on_step=lambda label: progress.update(task, description=label),
+                )
+        finally:
+            await close_all_clients()
+
+    try:
+        links, warnings = asyncio.run(fetch())
+    except CalcomError as error:
+        console.print(f"[red]Cal.com: {error}[/red]")
+        raise typer.Exit(1) from None
+    names = {entry.staff_id: entry.name for entry in staff}
+    titles = {entry.service_id: entry.name for entry in services}
+    table = Table("service", "staff", "event type", "was")
+    for link in links:
+        who = names[link.staff_id] if link.staff_id else "(team round robin)"
+        table.add_row(titles[link.service_id], who, str(link.event_type_id), str(link.previous))
+    console.print(table)
+    for warning in warnings:
+        console.print(f"[yellow]{warning}[/yellow]")
+    if dry_run or not links:
+        console.print(f"{len(links)} link(s) {'would change' if dry_run else 'to change'}")
+        return
+
+    async def write(session: Any) -> int:
+        for link in links:
+            await tenancy.link_calcom_event_type(
+                session,
+                company,
+                link.service_id,
+                link.event_type_id,
+                staff_id=link.staff_id,
+                calcom_user_id=link.user_id,
+            )
+        return len(links)
+
+    console.print(f"linked {run_in_transaction(settings, write)} event type(s)")
