@@ -13,7 +13,9 @@ ones are doing) and reports p50/p99 per endpoint:
   stylists of the stand-in's account mapped in the database): one slot read per member's
   event type per request, through the cached client, all at once.
 
-Usage: ``.venv/bin/python bench/phone_agent.py [--rate 100] [--seconds 10]``.
+Usage: ``.venv/bin/python bench/phone_agent.py [--rate 100] [--seconds 10]``; the baseline
+in the same session: ``--src /path/to/main/src --data-dir var/bench-main --two-staff-only``
+serves another checkout's code (its own database; before issue 10 there is no 5-staff run).
 Targets on the shared 2-core machine: inbound p99 < 25 ms, check_availability p99 < 50 ms
 (issue 12 asks < 30 ms warm).
 """
@@ -122,7 +124,9 @@ def next_open_day() -> dt.date:
     return day
 
 
-async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
+async def run(
+    rate: float, seconds: float, base_url: str, data_dir: Path, five_staff_run: bool
+) -> dict[str, Any]:
     count = int(rate * seconds)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base_url, timeout=10, limits=limits) as client:
@@ -163,7 +167,7 @@ async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
             "/webhooks/retell/inbound", content=probe_body, headers=probe_headers
         )
         if probe.status_code == 404:
-            inbound_result = await in_process_inbound(rate, count, inbound_payload)
+            inbound_result = await in_process_inbound(rate, count, inbound_payload, data_dir)
         else:
             for _ in range(3):
                 await asyncio.gather(*(inbound(warm) for warm in range(20)))
@@ -171,7 +175,16 @@ async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
             inbound_result["mode"] = "http"
         availability_result = await steady(rate, count, availability)
         two_staff = await sequential(count, availability)
-        await add_stylists()
+        if not five_staff_run:
+            return {
+                "inbound": inbound_result,
+                "check_availability": availability_result,
+                "check_availability_2_staff": {
+                    "open_loop": availability_result,
+                    "sequential": two_staff,
+                },
+            }
+        await add_stylists(data_dir)
         await asyncio.sleep(6)  # the tools' catalogue keeps company and staff for 5 s
         for _ in range(3):  # warm the three new calendars' slots
             await asyncio.gather(*(availability(warm) for warm in range(20)))
@@ -188,7 +201,7 @@ async def run(rate: float, seconds: float, base_url: str) -> dict[str, Any]:
 EXTRA_STYLISTS = ((13, "Clara", 2021), (14, "David", 2031), (15, "Eva", 2041))
 
 
-async def add_stylists() -> None:
+async def add_stylists(data_dir: Path) -> None:
     """Map three more of the stand-in's stylists (their own event types) to the demo."""
     from sqlalchemy import select
 
@@ -197,7 +210,7 @@ async def add_stylists() -> None:
     from askpro.models import Company, Service, Staff, StaffService
     from askpro.tenancy.demo import DEMO_COMPANY_NAME
 
-    settings = load_settings(data_dir=ROOT / "var" / "bench")
+    settings = load_settings(data_dir=data_dir)
     database = Database(resolve_database_url(settings), pool_size=2)
     async with database.sessions() as session:
         company = await session.scalar(select(Company).where(Company.name == DEMO_COMPANY_NAME))
@@ -227,12 +240,14 @@ async def add_stylists() -> None:
     await database.dispose()
 
 
-async def in_process_inbound(rate: float, count: int, payload: dict[str, Any]) -> dict[str, Any]:
+async def in_process_inbound(
+    rate: float, count: int, payload: dict[str, Any], data_dir: Path
+) -> dict[str, Any]:
     from askpro.config import load_settings
     from askpro.db import Database, resolve_database_url
     from askpro.integrations.retell.inbound import build_inbound_answer
 
-    settings = load_settings(data_dir=ROOT / "var" / "bench")
+    settings = load_settings(data_dir=data_dir)
     database = Database(resolve_database_url(settings), pool_size=20)
 
     async def one(_index: int) -> bool:
@@ -273,17 +288,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--src", type=Path, help="serve this src/ directory's askpro instead")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--two-staff-only", action="store_true", help="skip the 5-staff run")
     options = parser.parse_args()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "ASKPRO_DATA_DIR": str(ROOT / "var" / "bench"),
+        "ASKPRO_DATA_DIR": str(options.data_dir.resolve()),
         "ASKPRO_LOG_LEVEL": "WARNING",
         "ASKPRO_DATABASE_POOL_SIZE": "40",
     }
     for name in ("ASKPRO_DATABASE_URL", "ASKPRO_RETELL_API_KEY", "ASKPRO_CALCOM_API_KEY"):
         env.pop(name, None)
+    if options.src is not None:
+        env["PYTHONPATH"] = str(options.src.resolve())
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "askpro"), "serve", "--port", str(port), "--no-worker"],
         cwd=ROOT,
@@ -293,7 +313,15 @@ def main() -> None:
     )
     try:
         wait_ready(base_url, server)
-        results = asyncio.run(run(options.rate, options.seconds, base_url))
+        results = asyncio.run(
+            run(
+                options.rate,
+                options.seconds,
+                base_url,
+                options.data_dir.resolve(),
+                not options.two_staff_only,
+            )
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -303,6 +331,7 @@ def main() -> None:
     line = {
         "benchmark": "phone_agent",
         "rate_per_second": options.rate,
+        "code": str(options.src) if options.src else "this checkout",
         "seconds": options.seconds,
         **results,
         "targets_ms": {"inbound_p99": 25, "check_availability_p99": 50},
