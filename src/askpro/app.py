@@ -20,7 +20,7 @@ from askpro import api, worker
 from askpro.config import Settings, get_settings
 from askpro.integrations.calcom import routes as calcom_routes
 from askpro.integrations.calcom import service as calcom_service
-from askpro.integrations.calcom.standin import create_standin_app
+from askpro.integrations.calcom.standin import create_standin_app, persistent_state
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
@@ -171,7 +171,7 @@ def create_app(
     app.include_router(calcom_routes.router)
     if settings.calcom_standin:
         # Demo mode without Cal.com credentials: the client talks to this server itself.
-        app.mount("/_calcom", create_standin_app())
+        app.mount("/_calcom", create_standin_app(persistent_state(settings.data_dir)))
         log.warning("calcom.standin_mounted", base_url=settings.calcom_api_base)
     return app
 

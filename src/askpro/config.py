@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     calcom_slots_cache_seconds: float = Field(default=60.0, gt=0)
     calcom_catalog_cache_seconds: float = Field(default=600.0, gt=0)
     calcom_reconcile_lookback_minutes: int = Field(default=1440, ge=1)
+    # Pages of GET /v2/bookings one reconciliation run reads at most per account.
+    calcom_reconcile_max_pages: int = Field(default=10, ge=1, le=1000)
+    # Share of an account's per-minute budget background work may use (callers get the rest).
+    calcom_background_share: float = Field(default=0.5, gt=0, lt=1)
     # Serve the built-in Cal.com stand-in at /_calcom (demo mode sets it; never in production).
     calcom_standin: bool = False
     max_webhook_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.api.route_table import API_PREFIX, RouteEntry, route_table
 from askpro.app import create_app
 from askpro.config import load_settings
-from askpro.models import Call, Company, PhoneNumber
+from askpro.models import Call, Company, PhoneNumber, StaffService
 from tests.fixtures import factories
 from tests.fixtures.auth import create_token
 from tests.fixtures.webhooks import create_webhook_event
@@ -114,6 +114,15 @@ async def _merge_body(session: AsyncSession, company: Company, ids: dict[str, in
     return {"loser_ids": [await _customer(session, company)]}
 
 
+async def _staff_link_body(session: AsyncSession, company: Company, ids: dict[str, int]) -> Any:
+    """The member must perform the service before their event type can be linked."""
+    session.add(
+        StaffService(staff_id=ids["staff_id"], service_id=ids["service_id"], company_id=company.id)
+    )
+    await session.flush()
+    return {"calcom_event_type_id": 2001}
+
+
 # Routes whose example cannot succeed as is (it names other objects of the company, or a
 # time that must be bookable now) get a body built in company A. Another company's token
 # sending such a body names objects that are not its own: 422 (or 404 on an item route).
@@ -123,6 +132,7 @@ REQUEST_BODIES: dict[
     "POST /api/v1/appointments": _booking_body,
     "POST /api/v1/appointments/{appointment_id}/reschedule": _reschedule_body,
     "POST /api/v1/customers/{customer_id}/merge": _merge_body,
+    "PATCH /api/v1/services/{service_id}/staff/{staff_id}": _staff_link_body,
 }
 
 APP = create_app(load_settings(_env_file=None))

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
-from askpro.booking import service as booking_service
-from askpro.booking.outcomes import Outcome
+from askpro.booking.schemas import Outcome
 from askpro.booking.service import BookRequest, book
+from askpro.booking.service import _book as booking_service
 from askpro.db import Database
 from askpro.models import Appointment, AppointmentEvent
 from tests.fixtures.booking import DAY, NOW, Salon, build_salon, local
@@ -179,7 +179,7 @@ async def test_second_company_is_not_affected(database: Database, salon: Salon) 
 async def test_concurrent_reschedules_into_one_slot_one_wins(
     wide_database: Database, salon: Salon
 ) -> None:
-    from askpro.booking.changes import ChangeRequest, reschedule
+    from askpro.booking.service import ChangeRequest, reschedule
 
     ids = []
     for hour in range(9, 19, 2):  # five appointments of Anna's, 2 h apart

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from askpro.booking.gateway import GATEWAY_FACTORY_KEY, OpeningHours
-from askpro.booking.outcomes import Outcome
+from askpro.booking.schemas import Outcome
 from askpro.booking.service import BookRequest, book
 from askpro.db import Database
 from askpro.integrations.retell.messages import spoken_time
@@ -43,20 +43,20 @@ def _day_range(day: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
 def test_opening_hours_follow_local_time_on_both_change_days() -> None:
     hours = OpeningHours(weekdays=frozenset(range(7)))
     for day, offset in ((SPRING, 2), (AUTUMN, 1)):
-        slots = hours.slots(_service(30), *_day_range(day, BERLIN), "Europe/Berlin")
+        slots = hours.slots(30, *_day_range(day, BERLIN), "Europe/Berlin")
         assert slots[0] == dt.datetime.combine(day, dt.time(9 - offset), dt.UTC)
         assert slots[0].astimezone(BERLIN).time() == dt.time(9, 0)
         assert slots[-1].astimezone(BERLIN).time() == dt.time(17, 30)
 
 
 def test_night_slots_skip_the_missing_hour_and_keep_the_repeated_one() -> None:
-    spring = NIGHT.slots(_service(30), *_day_range(SPRING, BERLIN), "Europe/Berlin")
+    spring = NIGHT.slots(30, *_day_range(SPRING, BERLIN), "Europe/Berlin")
     spring_local = [slot.astimezone(BERLIN).strftime("%H:%M") for slot in spring]
     # 00:00-06:00 local is only 5 real hours that night: 02:xx does not exist.
     assert spring_local[:5] == ["00:00", "00:30", "01:00", "01:30", "03:00"]
     assert not any(label.startswith("02:") for label in spring_local)
     assert spring[-1] - spring[0] == dt.timedelta(hours=4, minutes=30)
-    autumn = NIGHT.slots(_service(30), *_day_range(AUTUMN, BERLIN), "Europe/Berlin")
+    autumn = NIGHT.slots(30, *_day_range(AUTUMN, BERLIN), "Europe/Berlin")
     autumn_local = [slot.astimezone(BERLIN).strftime("%H:%M%z") for slot in autumn]
     # 02:00-03:00 happens twice: once in summer time, once in winter time.
     assert "02:30+0200" in autumn_local
@@ -185,7 +185,7 @@ def test_slots_are_local_wall_times_with_real_durations(
         weekdays=frozenset(range(7)),
         step_minutes=15,
     )
-    slots = hours.slots(_service(duration), *_day_range(day, tz), zone_name)
+    slots = hours.slots(duration, *_day_range(day, tz), zone_name)
     closing = dt.datetime.combine(day, dt.time(opens + length), tz)
     for previous, current in itertools.pairwise(slots):
         assert current - previous == dt.timedelta(minutes=15)  # real minutes, never 75 or 0

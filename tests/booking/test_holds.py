@@ -7,9 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 
 from askpro.booking import tasks
-from askpro.booking.changes import hold
-from askpro.booking.outcomes import Outcome
-from askpro.booking.service import BookRequest, book
+from askpro.booking.schemas import Outcome
+from askpro.booking.service import BookRequest, book, hold
 from askpro.db import Database
 from askpro.models import Appointment, Call
 from askpro.runtime import Runtime

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from askpro.booking.availability import free_slots, load_context
-from askpro.booking.outcomes import Outcome
-from askpro.booking.service import BookRequest, book
+from askpro.booking.schemas import Outcome
+from askpro.booking.service import BookRequest, book, free_slots, load_context
 from askpro.db import Database
 from askpro.models import Service
 from tests.fixtures.booking import DAY, Salon, local

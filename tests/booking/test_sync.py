@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select, text
 
-from askpro.booking import changes, tasks
+from askpro.booking import service, tasks
 from askpro.booking.calcom_gateway import CalcomGateway, idempotency_key
 from askpro.booking.gateway import GATEWAY_FACTORY_KEY
-from askpro.booking.outcomes import Outcome
+from askpro.booking.schemas import Outcome
 from askpro.booking.service import BookRequest, book
 from askpro.db import Database
 from askpro.integrations.calcom.cache import CalcomCache
@@ -138,7 +138,7 @@ async def test_calcom_conflict_cancels_locally_and_offers_alternatives(
     queue: None,
 ) -> None:
     # Our cached view of the day says 13:00 is free ...
-    await gateway.slots(salon.haircut, local(DAY, 0), local(DAY, 23), "Europe/Berlin")
+    await gateway.slots(1001, 30, local(DAY, 0), local(DAY, 23), "Europe/Berlin")
     # ... then somebody books 13:00 directly in Cal.com.
     state = calcom_standin.state
     state.new_booking(
@@ -166,10 +166,10 @@ async def test_reschedule_and_cancel_follow_to_calcom(
 ) -> None:
     booked = await book(database, _request(salon, 14), gateway=gateway, now=_now())
     first_uid = booked.appointment.calcom_booking_uid
-    change = changes.ChangeRequest(
+    change = service.ChangeRequest(
         company_id=salon.company.id, appointment_id=booked.appointment.id
     )
-    moved = await changes.reschedule(database, change, local(DAY, 15), gateway=gateway, now=_now())
+    moved = await service.reschedule(database, change, local(DAY, 15), gateway=gateway, now=_now())
     assert moved.outcome is Outcome.RESCHEDULED, moved
     assert moved.appointment.calcom_sync_state == "synced"
     new_uid = moved.appointment.calcom_booking_uid
@@ -178,10 +178,10 @@ async def test_reschedule_and_cancel_follow_to_calcom(
     assert calcom_standin.state.bookings[new_uid]["start"].startswith(
         local(DAY, 15).strftime("%Y-%m-%dT%H:%M")
     )
-    cancelled = await changes.cancel(database, change, gateway=gateway)
+    cancelled = await service.cancel(database, change, gateway=gateway)
     assert cancelled.outcome is Outcome.CANCELLED
     assert calcom_standin.state.bookings[new_uid]["status"] == "cancelled"
-    again = await changes.cancel(database, change, gateway=gateway)
+    again = await service.cancel(database, change, gateway=gateway)
     assert again.outcome is Outcome.CANCELLED
     assert again.replayed
 

@@ -1,14 +1,16 @@
 """/api/v1/appointments — list, show (with history), book, cancel, reschedule.
 
-Writes go through the booking service (askpro.booking.admin); its outcomes map to HTTP:
-booked / pending_confirmation / already_booked → 201, slot_taken → 409 ``slot-taken``
-with up to 3 ``alternatives``, too_soon / outside_hours → 422 naming ``starts_at``,
-a service/branch/staff that is not the company's → 422 naming the field.
+Writes go through the booking service; its outcomes map to HTTP: booked /
+pending_confirmation / already_booked → 201; slot_taken (a time inside working hours that
+is booked or held) → 409 ``slot-taken`` with up to 3 ``alternatives``; too_soon /
+outside_hours (nobody works then, or beyond the horizon) → 422 naming ``starts_at``; a
+service/branch/staff that is not the company's → 422 naming the field. Every refusal
+carries ``reason``: the rule that decided.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -25,16 +27,19 @@ from askpro.api.deps import (
     semantic_fields,
 )
 from askpro.auth.scopes import Scope
-from askpro.booking import admin, queries
-from askpro.booking.api_schemas import (
+from askpro.booking import repository, service
+from askpro.booking.schemas import (
     AlternativeOut,
     AppointmentCreate,
     AppointmentDetail,
     AppointmentEventOut,
+    AppointmentOut,
+    AppointmentStatus,
+    BookingResult,
+    CancelRequest,
+    Outcome,
     RescheduleRequest,
 )
-from askpro.booking.outcomes import BookingResult, Outcome
-from askpro.booking.queries import AppointmentOut
 from askpro.db import Database
 from askpro.kit.problems import Problem
 from askpro.models import Appointment
@@ -52,7 +57,7 @@ IdempotencyKey = Annotated[
         description="Required. Same key and body → the first answer; another body → 422.",
     ),
 ]
-Status = Literal["held", "booked", "cancelled", "completed", "no_show"]
+Status = AppointmentStatus
 
 
 @router.get("", summary="List appointments by start time", response_model=Page[AppointmentOut])
@@ -72,7 +77,7 @@ async def list_appointments(
     require_ordered_range(
         starts_from, starts_before, start_name="starts_from", end_name="starts_before"
     )
-    rows, cursor = await queries.list_appointments(
+    rows, cursor = await repository.list_appointments(
         session,
         principal.tenant(),
         paging,
@@ -89,19 +94,19 @@ async def get_appointment(
     principal: Reader, session: Session, appointment_id: Id
 ) -> AppointmentDetail:
     company_id = principal.tenant()
-    appointment = await queries.get_appointment(session, company_id, appointment_id)
+    appointment = await repository.get_appointment(session, company_id, appointment_id)
     if appointment is None:
         raise Problem(404, "not-found", "Appointment not found")
-    history = await queries.history_of(session, company_id, appointment_id)
+    history = await repository.history_of(session, company_id, appointment_id)
     return AppointmentDetail(
         **AppointmentOut.model_validate(appointment).model_dump(),
         history=[AppointmentEventOut.model_validate(event) for event in history],
     )
 
 
-def _caller(request: Request, principal: Principal) -> admin.Caller:
+def _caller(request: Request, principal: Principal) -> service.Caller:
     runtime = request.app.state.runtime
-    return admin.Caller(principal.tenant(), principal.actor, runtime.settings, runtime.extras)
+    return service.Caller(principal.tenant(), principal.actor, runtime.settings, runtime.extras)
 
 
 def _database(request: Request) -> Database:
@@ -124,7 +129,8 @@ def _refused(result: BookingResult) -> Problem:
             409,
             "slot-taken",
             "Slot taken",
-            "the time is no longer free" + (f" ({result.reason})" if result.reason else ""),
+            "the time is inside working hours but booked or held"
+            + (f" ({result.reason})" if result.reason else ""),
             reason=result.reason,
             alternatives=alternatives,
         )
@@ -135,6 +141,7 @@ def _refused(result: BookingResult) -> Problem:
             "Too soon",
             "starts_at is inside the minimum notice",
             errors=[{**start_error, "message": "inside the minimum notice"}],
+            reason=result.reason,
             alternatives=alternatives,
         )
     if result.outcome is Outcome.OUTSIDE_HOURS:
@@ -144,6 +151,7 @@ def _refused(result: BookingResult) -> Problem:
             "Outside bookable hours",
             "starts_at is not a bookable time" + (f" ({result.reason})" if result.reason else ""),
             errors=[{**start_error, "message": result.reason or "outside bookable hours"}],
+            reason=result.reason,
             alternatives=alternatives,
         )
     if result.outcome is Outcome.NOT_FOUND:
@@ -170,6 +178,7 @@ async def _appointment_out(request: Request, appointment_id: int) -> Appointment
         return AppointmentOut.model_validate(row)
 
 
+NO_REASON = CancelRequest()
 BOOKED = (Outcome.BOOKED, Outcome.PENDING_CONFIRMATION, Outcome.ALREADY_BOOKED)
 
 
@@ -187,7 +196,7 @@ async def create_appointment(
     body: AppointmentCreate,
     idempotency_key: IdempotencyKey,
 ) -> AppointmentOut:
-    result, appointment_id = await admin.create(
+    result, appointment_id = await service.create_appointment(
         _database(request), _caller(request, principal), body, idempotency_key
     )
     if result.replayed:
@@ -199,9 +208,15 @@ async def create_appointment(
 
 @router.post("/{appointment_id}/cancel", summary="Cancel an appointment (again: still 200)")
 async def cancel_appointment(
-    principal: Writer, request: Request, appointment_id: Id
+    principal: Writer,
+    request: Request,
+    appointment_id: Id,
+    body: CancelRequest = NO_REASON,
 ) -> AppointmentOut:
-    await admin.cancel(_database(request), _caller(request, principal), appointment_id)
+    """The body is optional; its ``reason`` is stored and sent to Cal.com."""
+    await service.cancel_appointment(
+        _database(request), _caller(request, principal), appointment_id, body.reason
+    )
     return await _appointment_out(request, appointment_id)
 
 
@@ -213,7 +228,7 @@ async def cancel_appointment(
 async def reschedule_appointment(
     principal: Writer, request: Request, appointment_id: Id, body: RescheduleRequest
 ) -> AppointmentOut:
-    result = await admin.reschedule(
+    result = await service.reschedule_appointment(
         _database(request), _caller(request, principal), appointment_id, body.starts_at
     )
     if result.outcome is not Outcome.RESCHEDULED:

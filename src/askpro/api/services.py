@@ -8,15 +8,27 @@ from fastapi import APIRouter, Query, Response, status
 
 from askpro.api.deps import Id, Page, Paging, Principal, Session, page_of, requires
 from askpro.auth.scopes import Scope
-from askpro.models import Service
+from askpro.models import Service, Staff
 from askpro.tenancy import service
 from askpro.tenancy.schemas import (
     ServiceCreate,
     ServiceOut,
+    ServiceStaffLink,
+    ServiceStaffOut,
     ServiceStaffUpdate,
     ServiceUpdate,
     StaffOut,
 )
+
+
+def _members(rows: list[tuple[Staff, int | None]]) -> list[ServiceStaffOut]:
+    return [
+        ServiceStaffOut(
+            **StaffOut.model_validate(staff).model_dump(), calcom_event_type_id=event_type_id
+        )
+        for staff, event_type_id in rows
+    ]
+
 
 router = APIRouter(prefix="/services", tags=["services"])
 Reader = Annotated[Principal, requires(Scope.SERVICES_READ)]
@@ -71,18 +83,37 @@ async def delete_service(principal: Writer, session: Session, service_id: Id) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{service_id}/staff", summary="Staff who perform the service")
-async def list_service_staff(principal: Reader, session: Session, service_id: Id) -> list[StaffOut]:
-    members = await service.staff_of_service(session, principal.tenant(), service_id)
-    return [StaffOut.model_validate(member) for member in members]
+@router.get(
+    "/{service_id}/staff",
+    summary="Staff who perform the service, with their own Cal.com event type for it",
+)
+async def list_service_staff(
+    principal: Reader, session: Session, service_id: Id
+) -> list[ServiceStaffOut]:
+    return _members(await service.staff_of_service(session, principal.tenant(), service_id))
 
 
 @router.put("/{service_id}/staff", summary="Set who performs the service")
 async def set_service_staff(
     principal: Writer, session: Session, service_id: Id, body: ServiceStaffUpdate
-) -> list[StaffOut]:
+) -> list[ServiceStaffOut]:
+    """Members who stay keep their Cal.com event type link."""
     members = await service.set_staff_of_service(
         session, principal.tenant(), service_id, body.staff_ids
     )
     await session.commit()
-    return [StaffOut.model_validate(member) for member in members]
+    return _members(members)
+
+
+@router.patch(
+    "/{service_id}/staff/{staff_id}",
+    summary="Link a member's own Cal.com event type for the service (their calendar)",
+)
+async def link_service_staff(
+    principal: Writer, session: Session, service_id: Id, staff_id: Id, body: ServiceStaffLink
+) -> list[ServiceStaffOut]:
+    members = await service.link_staff_event_type(
+        session, principal.tenant(), service_id, staff_id, body.calcom_event_type_id
+    )
+    await session.commit()
+    return _members(members)

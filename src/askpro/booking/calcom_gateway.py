@@ -1,5 +1,5 @@
-"""The Cal.com-backed :class:`CalendarGateway`: slots through the cached client, bookings
-pushed with an idempotency key so a repeated push links the existing booking."""
+"""The Cal.com-backed :class:`CalendarGateway`: slots and schedules through the cached
+client, bookings pushed with an idempotency key so a repeated push links the existing one."""
 
 from __future__ import annotations
 
@@ -15,10 +15,17 @@ from askpro.booking.gateway import (
     CalendarRejected,
     CalendarSlotGone,
     CalendarUnavailable,
+    Span,
+    WorkingHours,
 )
 from askpro.config import Settings
 from askpro.integrations.calcom.client import CalcomClient
-from askpro.integrations.calcom.dtos import CreateBookingAttendee, CreateBookingRequest
+from askpro.integrations.calcom.dtos import (
+    Booking,
+    CreateBookingAttendee,
+    CreateBookingRequest,
+    Schedule,
+)
 from askpro.integrations.calcom.errors import (
     CalcomError,
     CalcomRateLimitError,
@@ -26,9 +33,12 @@ from askpro.integrations.calcom.errors import (
     CalcomUnavailableError,
 )
 from askpro.integrations.calcom.service import calcom_client_for
-from askpro.integrations.calcom.sync.apply import APPOINTMENT_METADATA_KEY
 from askpro.kit.time import zone
-from askpro.models import Company, Service
+from askpro.models import Company
+
+# Metadata askpro puts on bookings it makes: the local appointment id links them directly.
+APPOINTMENT_METADATA_KEY = "askproAppointmentId"
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 T = TypeVar("T")
 
@@ -54,16 +64,63 @@ async def _translated(call: Callable[[], Awaitable[T]]) -> T:
         raise CalendarRejected(str(error)) from error
 
 
+def _span(start: str, end: str) -> Span:
+    return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+
+
+def working_hours_of(schedule: Schedule) -> WorkingHours:
+    """A Cal.com schedule (English weekday names, "HH:MM" wall-clock spans) as hours."""
+    weekly: dict[int, list[Span]] = {}
+    for entry in schedule.availability:
+        for name in entry.days:
+            if name in WEEKDAY_NAMES:
+                weekly.setdefault(WEEKDAY_NAMES.index(name), []).append(
+                    _span(entry.start_time, entry.end_time)
+                )
+    overrides: dict[dt.date, list[Span]] = {}
+    for override in schedule.overrides:
+        overrides.setdefault(override.date, []).append(
+            _span(override.start_time, override.end_time)
+        )
+    return WorkingHours(
+        schedule.time_zone,
+        {day: tuple(spans) for day, spans in weekly.items()},
+        {day: tuple(spans) for day, spans in overrides.items()},
+    )
+
+
+def host_user_id(booking: Booking) -> int | None:
+    """The assigned host (``hosts[0]``; its id is ``"unknown"`` when the user is gone)."""
+    return booking.hosts[0].id if booking.hosts else None
+
+
 class CalcomGateway:
     def __init__(self, client: CalcomClient) -> None:
         self.client = client
 
+    async def working_hours(self, team_id: int | None) -> dict[int, WorkingHours]:
+        """Each owner's default schedule (else their first one)."""
+
+        async def fetch() -> list[Schedule]:
+            if team_id is not None:
+                return await self.client.get_team_schedules(team_id)
+            return await self.client.get_schedules()
+
+        schedules = await _translated(fetch)
+        hours: dict[int, WorkingHours] = {}
+        for schedule in sorted(schedules, key=lambda item: (not item.is_default, item.id)):
+            hours.setdefault(schedule.owner_id, working_hours_of(schedule))
+        return hours
+
     async def slots(
-        self, service: Service, start: dt.datetime, end: dt.datetime, time_zone: str
+        self,
+        event_type_id: int,
+        duration_minutes: int,
+        start: dt.datetime,
+        end: dt.datetime,
+        time_zone: str,
     ) -> list[dt.datetime]:
         """Fetched per local day (the cache's unit), then cut to ``[start, end)``."""
-        event_type_id = service.calcom_event_type_id
-        assert event_type_id is not None
         tz = zone(time_zone)
         first, last = (
             start.astimezone(tz).date(),
@@ -91,7 +148,9 @@ class CalcomGateway:
                 lambda: self.client.find_booking_by_idempotency_key(key, push.start)
             )
             if existing is not None:
-                return CalendarBooking(existing.uid, existing=True)
+                return CalendarBooking(
+                    existing.uid, existing=True, host_user_id=host_user_id(existing)
+                )
         request = CreateBookingRequest(
             start=push.start,
             event_type_id=push.event_type_id,
@@ -107,7 +166,7 @@ class CalcomGateway:
         booking = await _translated(
             lambda: self.client.create_booking(request, idempotency_key=key)
         )
-        return CalendarBooking(booking.uid)
+        return CalendarBooking(booking.uid, host_user_id=host_user_id(booking))
 
     async def reschedule(self, uid: str, start: dt.datetime, reason: str | None) -> str:
         booking = await _translated(

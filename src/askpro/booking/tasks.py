@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
-
-from askpro.booking import sync
+from askpro.booking import service
 from askpro.booking.gateway import gateway_for
+from askpro.integrations.calcom.ratelimit import background_work
 from askpro.kit.time import utc_now
 from askpro.models import Appointment, Company
 from askpro.observability import get_logger
@@ -17,7 +16,7 @@ from askpro.worker import AlreadyEnqueued, enqueue, periodic, retry_policy, task
 log = get_logger(__name__)
 
 
-@task(sync.SYNC_TASK, retry=retry_policy(max_attempts=12, base_seconds=2))
+@task(service.SYNC_TASK, retry=retry_policy(max_attempts=12, base_seconds=2))
 async def sync_appointment(appointment_id: int) -> str:
     """Push one appointment's pending change to Cal.com; raise to retry while it is down."""
     runtime = get_runtime()
@@ -29,9 +28,10 @@ async def sync_appointment(appointment_id: int) -> str:
     gateway = gateway_for(company, runtime.settings, runtime.extras)
     if gateway is None:
         return "no calendar"
-    outcome = await sync.push(runtime.database, gateway, appointment_id)
-    if outcome is sync.SyncOutcome.PENDING:
-        raise sync.SyncPending(f"appointment {appointment_id}: calendar unavailable")
+    with background_work():
+        outcome = await service.push(runtime.database, gateway, appointment_id)
+    if outcome is service.SyncOutcome.PENDING:
+        raise service.SyncPending(f"appointment {appointment_id}: calendar unavailable")
     return outcome.value
 
 
@@ -40,13 +40,13 @@ async def resync_pending(timestamp: int) -> int:
     """Re-defer syncs left pending (a job that ran out of retries, a lost enqueue)."""
     runtime = get_runtime()
     async with runtime.database.sessions() as session:
-        ids = await sync.pending_ids(session, older_than=dt.timedelta(minutes=5))
+        ids = await service.pending_ids(session, older_than=dt.timedelta(minutes=5))
     deferred = 0
     # Deferred outside a transaction: a queueing-lock conflict must not abort anything.
     for appointment_id in ids:
         try:
             await enqueue(
-                sync.SYNC_TASK,
+                service.SYNC_TASK,
                 lock=f"appointment-sync:{appointment_id}",
                 queueing_lock=f"appointment-resync:{appointment_id}",
                 appointment_id=appointment_id,
@@ -60,19 +60,7 @@ async def resync_pending(timestamp: int) -> int:
 @task("askpro.booking.expire_holds")
 async def expire_holds(timestamp: int) -> int:
     """Cancel holds past their expiry (the booking transaction also ignores them)."""
-    runtime = get_runtime()
-    async with runtime.database.sessions() as session:
-        result = await session.execute(
-            update(Appointment)
-            .where(Appointment.status == "held", Appointment.hold_expires_at <= utc_now())
-            .values(status="cancelled", cancellation_reason="hold_expired")
-            .returning(Appointment.id)
-        )
-        count = len(result.all())
-        await session.commit()
-    if count:
-        log.info("booking.holds_expired", count=count)
-    return count
+    return await service.expire_holds(get_runtime().database, utc_now())
 
 
 periodic(cron="*/5 * * * *", periodic_id="booking_resync_pending")(resync_pending)

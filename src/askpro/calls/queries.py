@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.booking.queries import AppointmentOut
+from askpro.booking.schemas import AppointmentOut
 from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Appointment, Call
 

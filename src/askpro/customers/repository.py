@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
-from askpro.models import Appointment, Call, Customer
+from askpro.models import Call, Customer
 
 # Follow merged_into_id chains at most this deep (a merge of a merged survivor is rare).
 MAX_MERGE_DEPTH = 10
@@ -27,6 +27,18 @@ async def find_by_phone(session: AsyncSession, company_id: int, phone: str) -> C
         select(Customer).where(Customer.company_id == company_id, Customer.phone == phone)
     )
     return result.scalar_one_or_none()
+
+
+async def find_by_email(session: AsyncSession, company_id: int, email: str) -> Customer | None:
+    """The oldest customer with this (normalised) e-mail; e-mails are not unique."""
+    return (
+        await session.scalars(
+            select(Customer)
+            .where(Customer.company_id == company_id, Customer.email == email)
+            .order_by(Customer.id)
+            .limit(1)
+        )
+    ).one_or_none()
 
 
 async def insert_or_get_by_phone(
@@ -65,12 +77,7 @@ async def lock(session: AsyncSession, company_id: int, ids: list[int]) -> list[C
 
 
 async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dict[str, int]:
-    appointments = await session.execute(
-        update(Appointment)
-        .where(Appointment.customer_id == loser_id)
-        .values(customer_id=survivor_id)
-        .returning(Appointment.id)
-    )
+    """Calls and merged rows of the loser point at the survivor (appointments: booking's)."""
     calls = await session.execute(
         update(Call)
         .where(Call.customer_id == loser_id)
@@ -84,7 +91,6 @@ async def repoint(session: AsyncSession, loser_id: int, survivor_id: int) -> dic
         .returning(Customer.id)
     )
     return {
-        "appointments": len(appointments.all()),
         "calls": len(calls.all()),
         "earlier_merges": len(merged.all()),
     }

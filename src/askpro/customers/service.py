@@ -81,6 +81,27 @@ async def find_or_create(
     return customer
 
 
+async def find_or_create_by_contact(
+    session: AsyncSession,
+    company: Company,
+    phone: str | None,
+    name: str | None = None,
+    email: str | None = None,
+) -> Customer:
+    """Like :func:`find_or_create`, but a contact without a usable number is matched by
+    e-mail before a new customer is made (bookings made in Cal.com often carry only that)."""
+    clean_email = normalize_email(email)
+    if phone_or_none(phone, company.country) is None and clean_email is not None:
+        known = await repository.find_by_email(session, company.id, clean_email)
+        if known is not None:
+            customer = await resolve(session, known)
+            if customer.name is None and name and name.strip():
+                customer.name = name.strip()
+                await session.flush()
+            return customer
+    return await find_or_create(session, company, phone, name, email)
+
+
 def snapshot(customer: Customer) -> dict[str, object]:
     return {
         "id": customer.id,
@@ -122,7 +143,16 @@ async def merge_duplicates(
     for loser_id in losers:
         loser = rows[loser_id]
         before = snapshot(loser)
-        moved = await repository.repoint(session, loser.id, survivor.id)
+        # The appointment book is written by booking only; imported here, not at the top,
+        # because booking's service uses this module (find_or_create).
+        from askpro.booking import service as booking
+
+        moved = {
+            "appointments": await booking.transfer_customer(
+                session, company.id, loser.id, survivor.id
+            ),
+            **await repository.repoint(session, loser.id, survivor.id),
+        }
         for field in ("name", "email", "notes"):
             if getattr(survivor, field) is None and getattr(loser, field) is not None:
                 setattr(survivor, field, getattr(loser, field))

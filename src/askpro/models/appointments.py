@@ -8,6 +8,7 @@ guarantee, application checks only make the answer friendlier.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
@@ -16,14 +17,61 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from askpro.kit.base import Base, IdMixin, TimestampMixin
 
-APPOINTMENT_STATUSES = ("held", "booked", "cancelled", "completed", "no_show")
-LIVE_STATUSES = ("held", "booked")
-SYNC_STATES = ("not_required", "pending", "synced", "failed")
-SOURCES = ("phone", "api", "calcom")
+
+class AppointmentStatus(StrEnum):
+    HELD = "held"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+class SyncState(StrEnum):
+    """Where the appointment stands with Cal.com (the outbox of ``askpro.booking``)."""
+
+    NOT_REQUIRED = "not_required"
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+
+
+class AppointmentSource(StrEnum):
+    PHONE = "phone"
+    API = "api"
+    CALCOM = "calcom"
+
+
+class HistoryKind(StrEnum):
+    """The ``kind`` of an ``appointment_events`` row: what happened to the appointment."""
+
+    HELD = "held"
+    BOOKED = "booked"
+    BOOKED_FROM_HOLD = "booked_from_hold"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    STAFF_REASSIGNED = "staff_reassigned"
+    CALCOM_CREATED = "calcom_created"
+    CALCOM_LINKED = "calcom_linked"
+    CALCOM_RESCHEDULED = "calcom_rescheduled"
+    CALCOM_CANCELLED = "calcom_cancelled"
+    # What Cal.com reported (webhooks, reconciliation), applied by booking's service.
+    EXTERNAL_CREATED = "calcom.created"
+    EXTERNAL_REQUESTED = "calcom.requested"
+    EXTERNAL_RESCHEDULED = "calcom.rescheduled"
+    EXTERNAL_CANCELLED = "calcom.cancelled"
+    EXTERNAL_RECONCILED = "calcom.reconciled"
+    EXTERNAL_MERGED = "calcom.merged"
+    EXTERNAL_NO_SHOW = "calcom.no_show_updated"
+
+
+APPOINTMENT_STATUSES = tuple(AppointmentStatus)
+LIVE_STATUSES = (AppointmentStatus.HELD, AppointmentStatus.BOOKED)
+SYNC_STATES = tuple(SyncState)
+SOURCES = tuple(AppointmentSource)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class Appointment(IdMixin, TimestampMixin, Base):

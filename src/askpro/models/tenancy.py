@@ -34,6 +34,8 @@ class Company(IdMixin, TimestampMixin, Base):
     calcom_api_key_encrypted: Mapped[str | None] = mapped_column(Text)
     calcom_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     retell_api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The Cal.com team whose members are the staff: its schedules tell who works when.
+    calcom_team_id: Mapped[int | None] = mapped_column()
 
 
 class Branch(IdMixin, TimestampMixin, Base):
@@ -70,7 +72,9 @@ class Staff(IdMixin, TimestampMixin, Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
+    # The staff member's Cal.com identity: the user id maps hosts/organizers to staff.
     calcom_user_id: Mapped[int | None] = mapped_column()
+    calcom_username: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
 
 
@@ -94,7 +98,11 @@ class Service(IdMixin, TimestampMixin, Base):
 
 
 class StaffService(Base):
-    """Which staff member can perform which service."""
+    """Which staff member can perform which service, and in which Cal.com event type.
+
+    ``calcom_event_type_id`` is the member's own event type for the service (their calendar);
+    unset, the service's event type applies (one shared calendar, or a team round-robin).
+    """
 
     __tablename__ = "staff_services"
     __table_args__ = (
@@ -109,3 +117,4 @@ class StaffService(Base):
         ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
     )
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    calcom_event_type_id: Mapped[int | None] = mapped_column()

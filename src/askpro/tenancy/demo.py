@@ -18,7 +18,14 @@ DEMO_SERVICES = (
     ("Colouring", 90, 0, 15, 8900, 1002),
     ("Beard trim", 15, 0, 5, 1500, 1003),
 )
-DEMO_STAFF = ("Anna", "Ben")
+# Each stylist is a Cal.com user with their own calendar: (name, user id, username, the
+# first of their event types; the services follow in DEMO_SERVICES order).
+DEMO_STAFF = (
+    ("Anna", 11, "anna-salon-demo", 2001),
+    ("Ben", 12, "ben-salon-demo", 2011),
+)
+# The stand-in's team of the salon (its members' schedules say who works when).
+DEMO_CALCOM_TEAM_ID = 100
 DEMO_CREDIT_CENTS = 5000
 
 # Webhook signing secrets a demo server (`askpro serve` with --demo) accepts for a provider
@@ -53,6 +60,7 @@ async def seed_demo_company(session: AsyncSession) -> DemoCompany:
             time_zone="Europe/Berlin",
             locale="de",
             price_per_minute_cents=12,
+            calcom_team_id=DEMO_CALCOM_TEAM_ID,
         ),
     )
     # Starting credit goes through the ledger like any money, so balance == sum of entries.
@@ -68,7 +76,16 @@ async def seed_demo_company(session: AsyncSession) -> DemoCompany:
     session.add(branch)
     await session.flush()
     session.add(PhoneNumber(number=DEMO_PHONE_NUMBER, company_id=company.id, branch_id=branch.id))
-    staff = [Staff(company_id=company.id, branch_id=branch.id, name=name) for name in DEMO_STAFF]
+    staff = [
+        Staff(
+            company_id=company.id,
+            branch_id=branch.id,
+            name=name,
+            calcom_user_id=user_id,
+            calcom_username=username,
+        )
+        for name, user_id, username, _first in DEMO_STAFF
+    ]
     services = [
         Service(
             company_id=company.id,
@@ -84,9 +101,14 @@ async def seed_demo_company(session: AsyncSession) -> DemoCompany:
     session.add_all([*staff, *services])
     await session.flush()
     session.add_all(
-        StaffService(staff_id=member.id, service_id=service.id, company_id=company.id)
-        for member in staff
-        for service in services
+        StaffService(
+            staff_id=member.id,
+            service_id=service.id,
+            company_id=company.id,
+            calcom_event_type_id=first + index,
+        )
+        for member, (_name, _user, _username, first) in zip(staff, DEMO_STAFF, strict=True)
+        for index, service in enumerate(services)
     )
     await session.flush()
     return DemoCompany(company.id, created=True)

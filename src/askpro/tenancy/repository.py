@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
@@ -86,26 +87,64 @@ async def ids_of_company(
     return set((await session.scalars(statement)).all())
 
 
-async def staff_of_service(session: AsyncSession, company_id: int, service_id: int) -> list[Staff]:
+async def staff_of_service(
+    session: AsyncSession, company_id: int, service_id: int
+) -> list[tuple[Staff, int | None]]:
+    """Who performs the service, each with their own Cal.com event type for it."""
     statement = (
-        select(Staff)
+        select(Staff, StaffService.calcom_event_type_id)
         .join(StaffService, StaffService.staff_id == Staff.id)
-        .where(StaffService.service_id == service_id, StaffService.company_id == company_id)
+        .where(StaffService.company_id == company_id, StaffService.service_id == service_id)
         .order_by(Staff.id)
     )
-    return list((await session.scalars(statement)).all())
+    return [(staff, event_type) for staff, event_type in (await session.execute(statement)).all()]
 
 
 async def replace_staff_of_service(
     session: AsyncSession, company_id: int, service_id: int, staff_ids: set[int]
 ) -> None:
+    """Members kept keep their event-type link; removed ones lose theirs."""
     await session.execute(
         delete(StaffService).where(
-            StaffService.service_id == service_id, StaffService.company_id == company_id
+            StaffService.company_id == company_id,
+            StaffService.service_id == service_id,
+            StaffService.staff_id.not_in(staff_ids),
         )
     )
-    session.add_all(
-        StaffService(staff_id=staff_id, service_id=service_id, company_id=company_id)
-        for staff_id in sorted(staff_ids)
-    )
+    if staff_ids:
+        rows = [
+            {"staff_id": staff_id, "service_id": service_id, "company_id": company_id}
+            for staff_id in sorted(staff_ids)
+        ]
+        await session.execute(insert(StaffService).values(rows).on_conflict_do_nothing())
     await session.flush()
+
+
+async def link_staff_event_type(
+    session: AsyncSession,
+    company_id: int,
+    service_id: int,
+    staff_id: int,
+    event_type_id: int | None,
+) -> bool:
+    """Set the member's own event type for the service; False if they do not perform it."""
+    result = await session.execute(
+        update(StaffService)
+        .where(
+            StaffService.company_id == company_id,
+            StaffService.service_id == service_id,
+            StaffService.staff_id == staff_id,
+        )
+        .values(calcom_event_type_id=event_type_id)
+        .returning(StaffService.staff_id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def active_services(session: AsyncSession, company_id: int) -> list[Service]:
+    statement = (
+        select(Service)
+        .where(Service.company_id == company_id, Service.active.is_(True))
+        .order_by(Service.id)
+    )
+    return list((await session.scalars(statement)).all())

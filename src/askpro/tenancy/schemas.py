@@ -20,6 +20,10 @@ def _check_zone(value: str | None) -> str | None:
     return value
 
 
+# Cal.com usernames: letters, digits, dots, dashes, underscores.
+CALCOM_USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
 class CompanyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -51,6 +55,9 @@ class CompanyUpdate(BaseModel):
     status: Literal["active", "suspended"] | None = None
     minimum_notice_minutes: int | None = Field(default=None, ge=0, le=10_080)
     booking_horizon_days: int | None = Field(default=None, ge=1, le=730)
+    calcom_team_id: DatabaseId | None = Field(
+        default=None, description="The Cal.com team of the staff: its schedules say who works."
+    )
 
     _zone = field_validator("time_zone")(_check_zone)
 
@@ -68,6 +75,7 @@ class CompanyOut(BaseModel):
     status: str
     minimum_notice_minutes: int
     booking_horizon_days: int
+    calcom_team_id: int | None
     created_at: dt.datetime
 
 
@@ -146,7 +154,12 @@ class StaffCreate(BaseModel):
     name: str = Name
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     branch_id: DatabaseId | None = None
-    calcom_user_id: DatabaseId | None = None
+    calcom_user_id: DatabaseId | None = Field(
+        default=None, description="The member's Cal.com user id: hosts map to staff by it."
+    )
+    calcom_username: str | None = Field(
+        default=None, pattern=CALCOM_USERNAME, description="The member's Cal.com username."
+    )
     active: bool = True
 
 
@@ -157,6 +170,7 @@ class StaffUpdate(BaseModel):
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     branch_id: DatabaseId | None = None
     calcom_user_id: DatabaseId | None = None
+    calcom_username: str | None = Field(default=None, pattern=CALCOM_USERNAME)
     active: bool | None = None
 
 
@@ -169,8 +183,28 @@ class StaffOut(BaseModel):
     name: str
     email: str | None
     calcom_user_id: int | None
+    calcom_username: str | None
     active: bool
     created_at: dt.datetime
+
+
+class ServiceStaffOut(StaffOut):
+    """A member who performs the service, with their own Cal.com event type for it."""
+
+    calcom_event_type_id: int | None = Field(
+        description="The member's own event type for this service (their calendar); null: "
+        "the service's event type applies."
+    )
+
+
+class ServiceStaffLink(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"calcom_event_type_id": 2001}]}
+    )
+
+    calcom_event_type_id: DatabaseId | None = Field(
+        description="The member's own Cal.com event type for the service; null to unlink."
+    )
 
 
 class ServiceCreate(BaseModel):

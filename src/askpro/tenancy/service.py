@@ -205,14 +205,34 @@ async def delete(
     )
 
 
-async def staff_of_service(session: AsyncSession, company_id: int, service_id: int) -> list[Staff]:
+async def staff_of_service(
+    session: AsyncSession, company_id: int, service_id: int
+) -> list[tuple[Staff, int | None]]:
+    """Who performs the service, each with their own Cal.com event type for it (or None)."""
     await get(session, Service, company_id, service_id)
+    return await repository.staff_of_service(session, company_id, service_id)
+
+
+async def link_staff_event_type(
+    session: AsyncSession,
+    company_id: int,
+    service_id: int,
+    staff_id: int,
+    event_type_id: int | None,
+) -> list[tuple[Staff, int | None]]:
+    """Name the member's own Cal.com event type for the service (their calendar)."""
+    await get(session, Service, company_id, service_id)
+    linked = await repository.link_staff_event_type(
+        session, company_id, service_id, staff_id, event_type_id
+    )
+    if not linked:
+        raise Problem(404, "not-found", "Staff member not found", "they do not perform it")
     return await repository.staff_of_service(session, company_id, service_id)
 
 
 async def set_staff_of_service(
     session: AsyncSession, company_id: int, service_id: int, staff_ids: Sequence[int]
-) -> list[Staff]:
+) -> list[tuple[Staff, int | None]]:
     """Replace who performs the service; every id must be staff of the same company."""
     await get(session, Service, company_id, service_id)
     wanted = set(staff_ids)
@@ -222,3 +242,44 @@ async def set_staff_of_service(
         raise invalid_field("staff_ids", f"no such staff in this company: {unknown}")
     await repository.replace_staff_of_service(session, company_id, service_id, wanted)
     return await repository.staff_of_service(session, company_id, service_id)
+
+
+async def calcom_mapping_of(
+    session: AsyncSession, company_id: int
+) -> tuple[Company, list[tuple[Staff, dict[int, int | None]]], list[Service]]:
+    """The company, its active staff with their own event type per service, its services."""
+    company = await repository.get_company(session, company_id)
+    if company is None:
+        raise Problem(404, "not-found", "Company not found")
+    services = await repository.active_services(session, company_id)
+    staff: dict[int, tuple[Staff, dict[int, int | None]]] = {}
+    for service in services:
+        for member, event_type_id in await repository.staff_of_service(
+            session, company_id, service.id
+        ):
+            if member.active:
+                staff.setdefault(member.id, (member, {}))[1][service.id] = event_type_id
+    return company, list(staff.values()), services
+
+
+async def link_calcom_event_type(
+    session: AsyncSession,
+    company_id: int,
+    service_id: int,
+    event_type_id: int,
+    *,
+    staff_id: int | None = None,
+    calcom_user_id: int | None = None,
+) -> None:
+    """Link a member's own event type for a service (with ``staff_id``; their Cal.com user
+    id is recorded when unknown), or the service's own event type."""
+    if staff_id is None:
+        service = await get(session, Service, company_id, service_id)
+        service.calcom_event_type_id = event_type_id
+        await session.flush()
+        return
+    await repository.link_staff_event_type(session, company_id, service_id, staff_id, event_type_id)
+    member = await get(session, Staff, company_id, staff_id)
+    if member.calcom_user_id is None and calcom_user_id is not None:
+        member.calcom_user_id = calcom_user_id
+    await session.flush()

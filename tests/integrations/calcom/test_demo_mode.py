@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 
@@ -22,9 +24,11 @@ from tests.integrations.calcom.helpers import booking_request, next_weekday_at
 
 
 async def test_standin_is_mounted_and_settings_point_at_it(
-    settings: Settings, runtime: Runtime
+    settings: Settings, runtime: Runtime, tmp_path: Path
 ) -> None:
-    demo = standin_settings(settings, host="0.0.0.0", port=8123)
+    demo = standin_settings(settings, host="0.0.0.0", port=8123).model_copy(
+        update={"data_dir": tmp_path}  # the stand-in keeps its bookings there
+    )
     assert demo.calcom_standin
     assert demo.calcom_api_base == "http://127.0.0.1:8123/_calcom"
     assert demo.calcom_api_key is not None
@@ -47,13 +51,15 @@ async def test_standin_is_not_mounted_by_default(client: httpx.AsyncClient) -> N
 
 
 async def test_demo_server_books_through_its_own_standin(
-    settings: Settings, runtime: Runtime, database: Database
+    settings: Settings, runtime: Runtime, database: Database, tmp_path: Path
 ) -> None:
     """`askpro serve --demo` without a key: the client's base URL is the server itself."""
     holder: dict[str, Settings] = {}
 
     def make_app(port: int) -> FastAPI:
-        holder["settings"] = standin_settings(settings, host="127.0.0.1", port=port)
+        holder["settings"] = standin_settings(settings, host="127.0.0.1", port=port).model_copy(
+            update={"data_dir": tmp_path}
+        )
         demo = holder["settings"]
         return create_app(demo, runtime=Runtime(demo, runtime.database))
 

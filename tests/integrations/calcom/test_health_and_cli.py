@@ -130,6 +130,7 @@ def test_calcom_commands_explain_themselves() -> None:
         ["calcom", "--help"],
         ["calcom", "health", "--help"],
         ["calcom", "warm-cache", "--help"],
+        ["calcom", "map", "--help"],
     ):
         result = subprocess.run(
             [sys.executable, "-m", "askpro", *command],
@@ -140,3 +141,47 @@ def test_calcom_commands_explain_themselves() -> None:
         )
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout
+
+
+async def test_cli_map_links_each_stylists_event_types_and_the_team_round_robin(
+    database_url: str, database: Database, calcom_standin: RunningStandin
+) -> None:
+    from sqlalchemy import select
+
+    from askpro.models import Service, Staff, StaffService
+
+    async with database.sessions() as session:
+        company = await factories.create_company(session, name="Map Salon", calcom_team_id=100)
+        anna = await factories.create_staff(session, company, name="Anna")
+        anna.calcom_username = "anna-salon-demo"
+        nobody = await factories.create_staff(session, company, name="Nobody")
+        haircut = await factories.create_service(
+            session, company, name="Haircut", staff=[anna, nobody]
+        )
+        await session.commit()
+    dry = _askpro(database_url, calcom_standin, "map", "--company", str(company.id), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "2 link(s) would change" in dry.stdout
+    assert "Nobody: no calcom_username" in dry.stdout
+    assert "hosts [12] are no staff member's calcom_user_id" in dry.stdout
+    async with database.sessions() as session:
+        assert await session.scalar(select(Service.calcom_event_type_id)) is None
+    done = _askpro(database_url, calcom_standin, "map", "--company", str(company.id))
+    assert done.returncode == 0, done.stderr
+    assert "linked 2 event type(s)" in done.stdout
+    async with database.sessions() as session:
+        links = dict(
+            (
+                await session.execute(
+                    select(StaffService.staff_id, StaffService.calcom_event_type_id)
+                )
+            ).all()
+        )
+        assert links == {anna.id: 2001, nobody.id: None}
+        assert (
+            await session.scalar(
+                select(Service.calcom_event_type_id).where(Service.id == haircut.id)
+            )
+            == 3001
+        )
+        assert await session.scalar(select(Staff.calcom_user_id).where(Staff.id == anna.id)) == 11

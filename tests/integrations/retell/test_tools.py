@@ -136,7 +136,7 @@ async def test_missing_arguments_are_named_not_a_500(
     ).json()
     assert body["outcome"] == "invalid_request"
     assert body["missing"] == ["date", "time"]
-    assert "date" in body["message"]
+    assert body["message"] == "Mir fehlen noch Angaben: das Datum und die Uhrzeit."
     unknown = (
         await post_tool(
             client,

@@ -1,4 +1,4 @@
-"""``askpro calcom health`` and ``askpro calcom warm-cache``."""
+"""``askpro calcom health``, ``askpro calcom warm-cache`` and ``askpro calcom map``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ from askpro.cliutil import (
 from askpro.cliutil import table as make_table
 from askpro.config import Settings
 
-calcom_cli = typer.Typer(help="Cal.com: account health and cache warm-up.", no_args_is_help=True)
+calcom_cli = typer.Typer(
+    help="Cal.com: account health, cache warm-up and the staff-level mapping.",
+    no_args_is_help=True,
+)
 
 
 def calcom_settings(server: str) -> Settings:
@@ -100,7 +103,7 @@ def warm_cache_command(
     from askpro.integrations.calcom.errors import CalcomError
     from askpro.integrations.calcom.service import calcom_client_for, close_all_clients
     from askpro.integrations.calcom.warmup import warm_cache
-    from askpro.models import Company, Service
+    from askpro.models import Company, Service, StaffService
 
     settings = calcom_settings(url)
     if settings.redis_url is None:
@@ -135,10 +138,17 @@ def warm_cache_command(
                         continue
                     event_type_ids = list(
                         await session.scalars(
-                            select(Service.calcom_event_type_id).where(
+                            select(Service.calcom_event_type_id)
+                            .where(
                                 Service.company_id == tenant.id,
                                 Service.calcom_event_type_id.is_not(None),
                                 Service.active.is_(True),
+                            )
+                            .union(
+                                select(StaffService.calcom_event_type_id).where(
+                                    StaffService.company_id == tenant.id,
+                                    StaffService.calcom_event_type_id.is_not(None),
+                                )
                             )
                         )
                     )
@@ -166,3 +176,89 @@ def warm_cache_command(
         return cached
 
     console.print(f"cached {run_in_transaction(settings, work)} slot ranges")
+
+
+@calcom_cli.command("map")
+def map_command(
+    company: Annotated[int, typer.Option(help="The company whose staff to map.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be linked; change nothing.")
+    ] = False,
+) -> None:
+    """Link each staff member's own Cal.com event types (found by their calcom_username)
+    to the services they perform, and the company team's round-robin event types to the
+    services; prints every link. Staff need calcom_username set first (REST API)."""
+    import asyncio
+
+    from askpro.integrations.calcom.errors import CalcomError
+    from askpro.integrations.calcom.mapping import Link, ServiceEntry, StaffEntry, plan
+    from askpro.integrations.calcom.service import calcom_client_for, close_all_clients
+    from askpro.kit.problems import Problem
+    from askpro.tenancy import service as tenancy
+
+    settings = load_or_exit()
+
+    async def read(session: Any) -> tuple[Any, list[StaffEntry], list[ServiceEntry]]:
+        tenant, members, services = await tenancy.calcom_mapping_of(session, company)
+        session.expunge_all()
+        return (
+            tenant,
+            [
+                StaffEntry(m.id, m.name, m.calcom_username, m.calcom_user_id, links)
+                for m, links in members
+            ],
+            [ServiceEntry(s.id, s.name, s.calcom_event_type_id) for s in services],
+        )
+
+    try:
+        tenant, staff, services = run_in_transaction(settings, read)
+    except Problem as problem:
+        raise fail(f"{problem.title}: company {company}", exit_code=1) from None
+    client = calcom_client_for(tenant, settings)
+    if client is None:
+        raise fail(f"company #{company}: no Cal.com key configured (ASKPRO_CALCOM_API_KEY)", exit_code=1)
+
+    async def fetch() -> tuple[list[Link], list[str]]:
+        try:
+            with Progress(TextColumn("{task.description}"), console=err_console) as progress:
+                task = progress.add_task("reading Cal.com", total=None)
+                return await plan(
+                    client,
+                    staff,
+                    services,
+                    tenant.calcom_team_id,
+                    on_step=lambda label: progress.update(task, description=label),
+                )
+        finally:
+            await close_all_clients()
+
+    try:
+        links, warnings = asyncio.run(fetch())
+    except CalcomError as error:
+        raise fail(f"Cal.com: {error}", exit_code=1) from None
+    names = {entry.staff_id: entry.name for entry in staff}
+    titles = {entry.service_id: entry.name for entry in services}
+    table = make_table("service", "staff", "event type", "was")
+    for link in links:
+        who = names[link.staff_id] if link.staff_id else "(team round robin)"
+        table.add_row(titles[link.service_id], who, str(link.event_type_id), str(link.previous))
+    console.print(table)
+    for warning in warnings:
+        err_console.print(f"[yellow]{warning}[/yellow]")
+    if dry_run or not links:
+        console.print(f"{len(links)} link(s) {'would change' if dry_run else 'to change'}")
+        return
+
+    async def write(session: Any) -> int:
+        for link in links:
+            await tenancy.link_calcom_event_type(
+                session,
+                company,
+                link.service_id,
+                link.event_type_id,
+                staff_id=link.staff_id,
+                calcom_user_id=link.user_id,
+            )
+        return len(links)
+
+    console.print(f"linked {run_in_transaction(settings, write)} event type(s)")

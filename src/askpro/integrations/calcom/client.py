@@ -78,21 +78,50 @@ class CalcomClient(CalcomTransport):
 
     # --- catalogue -----------------------------------------------------------------------
 
-    async def get_event_types(self) -> list[EventType]:
-        text = await self._cached("event_types", ("event-types",), self._fetch_event_types)
-        return _EVENT_TYPES.validate_json(text)
+    async def get_event_types(self, *, username: str | None = None) -> list[EventType]:
+        """The key user's event types, or (public) those of ``username``."""
+        params = {"username": username} if username else None
 
-    async def _fetch_event_types(self) -> str:
-        data = await self._call("event_types.list", "GET", "/v2/event-types")
-        return _EVENT_TYPES.dump_json(list_of(EventType, data, "event_types.list")).decode()
+        async def fetch() -> str:
+            data = await self._call("event_types.list", "GET", "/v2/event-types", params=params)
+            return _EVENT_TYPES.dump_json(list_of(EventType, data, "event_types.list")).decode()
+
+        return _EVENT_TYPES.validate_json(
+            await self._cached("event_types", ("event-types", username or ""), fetch)
+        )
+
+    async def get_team_event_types(self, team_id: int) -> list[EventType]:
+        """A team's event types (round robin, collective; public), with their hosts."""
+
+        async def fetch() -> str:
+            path = f"/v2/teams/{team_id}/event-types"
+            data = await self._call("teams.event_types", "GET", path)
+            return _EVENT_TYPES.dump_json(list_of(EventType, data, "teams.event_types")).decode()
+
+        return _EVENT_TYPES.validate_json(
+            await self._cached("event_types", ("team-event-types", team_id), fetch)
+        )
 
     async def get_schedules(self) -> list[Schedule]:
+        """The key user's own schedules (``GET /v2/schedules``)."""
         text = await self._cached("schedules", ("schedules",), self._fetch_schedules)
         return _SCHEDULES.validate_json(text)
 
     async def _fetch_schedules(self) -> str:
         data = await self._call("schedules.list", "GET", "/v2/schedules")
         return _SCHEDULES.dump_json(list_of(Schedule, data, "schedules.list")).decode()
+
+    async def get_team_schedules(self, team_id: int) -> list[Schedule]:
+        """Every team member's schedules (needs a team-admin key; PROTOCOLS §1.8.6)."""
+
+        async def fetch() -> str:
+            path = f"/v2/teams/{team_id}/schedules"
+            data = await self._call("teams.schedules", "GET", path, params={"take": 250})
+            return _SCHEDULES.dump_json(list_of(Schedule, data, "teams.schedules")).decode()
+
+        return _SCHEDULES.validate_json(
+            await self._cached("schedules", ("team-schedules", team_id), fetch)
+        )
 
     async def get_me(self) -> Me:
         data = await self._call("me.get", "GET", "/v2/me")

@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 # "accepted", "pending", "cancelled" or "rejected" today; kept open so a status Cal.com adds
@@ -35,6 +42,12 @@ class CalcomModel(BaseModel):
 # --- responses -------------------------------------------------------------------------
 
 
+class EventTypeHost(CalcomModel):
+    user_id: int
+    name: str | None = None
+    username: str | None = None
+
+
 class EventType(CalcomModel):
     id: int
     title: str
@@ -50,6 +63,10 @@ class EventType(CalcomModel):
     owner_id: int | None = None
     hidden: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Team event types only: the team, "roundRobin" | "collective" | "managed", and hosts.
+    team_id: int | None = None
+    scheduling_type: str | None = None
+    hosts: list[EventTypeHost] = Field(default_factory=list)
 
 
 class ScheduleAvailability(CalcomModel):
@@ -93,12 +110,88 @@ class Reservation(CalcomModel):
     reservation_until: AwareDatetime
 
 
+# CreateBookingAttendee.language's enum in calcom-v2-openapi.json: the only values Cal.com
+# accepts; anything else fails the whole booking with 400.
+ATTENDEE_LANGUAGES = frozenset(
+    [
+        "ar",
+        "ca",
+        "de",
+        "es",
+        "eu",
+        "he",
+        "id",
+        "ja",
+        "lv",
+        "pl",
+        "ro",
+        "sr",
+        "th",
+        "vi",
+        "az",
+        "cs",
+        "el",
+        "es-419",
+        "fi",
+        "hr",
+        "it",
+        "km",
+        "nl",
+        "pt",
+        "ru",
+        "sv",
+        "tr",
+        "zh-CN",
+        "bg",
+        "da",
+        "en",
+        "et",
+        "fr",
+        "hu",
+        "iw",
+        "ko",
+        "no",
+        "pt-BR",
+        "sk",
+        "ta",
+        "uk",
+        "zh-TW",
+        "bn",
+    ]
+)
+
+
+def attendee_language(locale: str | None) -> str | None:
+    """A locale as Cal.com accepts it: ``de-DE`` → ``de``, ``pt_BR`` → ``pt-BR``, unknown →
+    ``None`` (omitted, so Cal.com's default applies)."""
+    if not locale:
+        return None
+    text = locale.strip().replace("_", "-")
+    by_lower = {value.lower(): value for value in ATTENDEE_LANGUAGES}
+    exact = by_lower.get(text.lower())
+    if exact is not None:
+        return exact
+    return by_lower.get(text.split("-")[0].lower())
+
+
+def _unknown_as_none(value: Any) -> Any:
+    # Cal.com fills every host field with "unknown" when the user no longer exists.
+    return None if value == "unknown" else value
+
+
 class Host(CalcomModel):
-    id: int
-    name: str
-    email: str
+    """``hosts[0]`` of a booking. Cal.com sends ``name: null`` for users without a name and
+    ``"unknown"`` in every field (also ``id``) when the user was deleted: both are valid."""
+
+    id: int | None = None
+    name: str | None = None
+    email: str | None = None
     username: str | None = None
     time_zone: str | None = None
+
+    _unknown = field_validator("id", "name", "email", "username", "time_zone", mode="before")(
+        _unknown_as_none
+    )
 
 
 class Attendee(CalcomModel):
@@ -188,7 +281,10 @@ class CreateBookingAttendee(RequestModel):
     time_zone: str
     email: str | None = None
     phone_number: str | None = None
+    # Normalised to what Cal.com accepts (see attendee_language); unknown ones are omitted.
     language: str | None = None
+
+    _language = field_validator("language", mode="before")(attendee_language)
 
 
 class CreateBookingRequest(RequestModel):

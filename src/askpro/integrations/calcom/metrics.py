@@ -45,3 +45,8 @@ RATE_LIMITED = Counter(
     "Calls refused because the rate budget would not free up before the deadline.",
     ["source"],
 )
+RECONCILE_STOPPED = Counter(
+    "askpro_calcom_reconcile_stopped_total",
+    "Reconciliation runs that stopped before Cal.com said there were no more pages.",
+    ["reason"],
+)

@@ -60,6 +60,7 @@ def client_for_key(api_key: str, settings: Settings) -> CalcomClient:
                 account_id(api_key),
                 limit=settings.calcom_rate_limit_per_minute,
                 storage=limits_storage(settings.redis_url),
+                background_share=settings.calcom_background_share,
             ),
             cache=_cache_for(settings),
         )

@@ -55,6 +55,8 @@ OPERATIONS = {
     for op in (
         Operation("event_types.list", "event_types", 10.0, 20.0, True),
         Operation("schedules.list", "schedules", 10.0, 20.0, True),
+        Operation("teams.schedules", "schedules", 10.0, 20.0, True),
+        Operation("teams.event_types", "event_types", 10.0, 20.0, True),
         Operation("slots.get", "slots", 5.0, 8.0, True),
         Operation("slots.reserve", "slots", 5.0, 8.0, False),
         Operation("slots.delete_reservation", "slots", 5.0, 8.0, True),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from askpro.integrations.calcom.client import CalcomClient
+from askpro.integrations.calcom.ratelimit import background_work
 
 
 async def warm_cache(
@@ -19,8 +20,20 @@ async def warm_cache(
 ) -> int:
     """Fetch what availability lookups need; ``on_step(label, total)`` after each call.
 
-    Returns the number of slot ranges cached.
+    Returns the number of slot ranges cached. Background work: it uses at most its share
+    of the account's rate budget.
     """
+    with background_work():
+        return await _warm(client, time_zone, days, event_type_ids, on_step)
+
+
+async def _warm(
+    client: CalcomClient,
+    time_zone: str,
+    days: int,
+    event_type_ids: list[int] | None,
+    on_step: Callable[[str, int], None] | None,
+) -> int:
     event_types = await client.get_event_types()
     await client.get_schedules()
     ids = event_type_ids or [event_type.id for event_type in event_types]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from askpro.booking.availability import BookingContext
+from askpro.booking.service import BookingContext
 from askpro.calls.service import Route, e164_or_none, route_for_number
 from askpro.models import Service
 from askpro.runtime import Runtime

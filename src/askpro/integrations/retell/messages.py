@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from askpro.booking.availability import Slot
-from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
+from askpro.booking.schemas import AppointmentView, BookingResult, Outcome, Rule, Slot
 from askpro.kit.time import zone
 
 WEEKDAYS = {
@@ -125,14 +124,12 @@ def booking_message(result: BookingResult, locale: str) -> str:
             if de
             else "Sorry, that time has just been taken."
         )
-        if result.reason == "not_offered":
-            head = "Diese Uhrzeit ist leider nicht frei." if de else "Sorry, that time isn't free."
         return head + offer
     if outcome is Outcome.TOO_SOON:
         head = "Das ist leider zu kurzfristig." if de else "Sorry, that is too soon to book."
         return head + offer
     if outcome is Outcome.OUTSIDE_HOURS:
-        if result.reason == "beyond_horizon":
+        if result.reason == Rule.HORIZON:
             head = (
                 "So weit im Voraus kann ich leider noch nicht buchen."
                 if de
@@ -163,10 +160,68 @@ def simple_message(outcome: Outcome, locale: str, detail: str = "") -> str:
             else "I can't reach the calendar right now; let's try again in a moment."
         )
     if outcome is Outcome.INVALID_REQUEST:
-        return (
-            f"Mir fehlen noch Angaben: {detail}." if de else f"I still need some details: {detail}."
-        )
+        return invalid_message(locale, [detail] if detail else [])
     return detail
+
+
+# What the agent asks for when a field is missing or wrong: (German, English).
+FIELD_LABELS = {
+    "service": ("welche Leistung Sie möchten", "which service you would like"),
+    "staff": ("bei wem Sie den Termin möchten", "who you would like to see"),
+    "date": ("das Datum", "the date"),
+    "time": ("die Uhrzeit", "the time"),
+    "new_date": ("das neue Datum", "the new date"),
+    "new_time": ("die neue Uhrzeit", "the new time"),
+    "appointment_id": ("welchen Termin Sie meinen", "which appointment you mean"),
+    "caller_number": ("Ihre Telefonnummer", "your phone number"),
+    "customer_name": ("Ihren Namen", "your name"),
+    "email": ("Ihre E-Mail-Adresse", "your e-mail address"),
+}
+# Problems that are no missing detail of the caller's: one sentence each.
+SENTENCES = {
+    "call.to_number": (
+        "Diese Rufnummer ist bei uns keinem Betrieb zugeordnet.",
+        "This phone number is not assigned to any business here.",
+    ),
+    "name": ("Diese Anfrage kann ich leider nicht bearbeiten.", "I can't handle that request."),
+    "body": ("Diese Anfrage kann ich leider nicht bearbeiten.", "I can't handle that request."),
+}
+
+
+def invalid_message(locale: str, missing: Sequence[str], *, offered: Sequence[str] = ()) -> str:
+    """``invalid_request`` in the company's language, from the catalogue only."""
+    de = language(locale) == "de"
+    for name in missing:
+        if name in SENTENCES:
+            return SENTENCES[name][0 if de else 1]
+    labels: list[str] = []
+    for name in missing:
+        field = name.split(".")[-1] if name.startswith("args.") else name
+        label = FIELD_LABELS.get(field, ("weitere Angaben", "more details"))[0 if de else 1]
+        if label not in labels:
+            labels.append(label)
+    listed = _joined(labels or [FIELD_LABELS["service"][0 if de else 1]], de)
+    sentence = f"Mir fehlen noch Angaben: {listed}." if de else f"I still need to know {listed}."
+    if offered:
+        names = _joined(list(offered), de)
+        sentence += f" Wir bieten an: {names}." if de else f" We offer: {names}."
+    return sentence
+
+
+def nonexistent_time_message(locale: str) -> str:
+    """The asked-for wall-clock time falls into the hour skipped when summer time starts."""
+    if language(locale) == "de":
+        return (
+            "Diese Uhrzeit gibt es in dieser Nacht nicht, weil die Uhr umgestellt wird. "
+            "Welche Uhrzeit möchten Sie stattdessen?"
+        )
+    return "That time does not exist that night because the clocks change. Which time instead?"
+
+
+def _joined(items: Sequence[str], de: bool) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + (" und " if de else " and ") + items[-1]
 
 
 def availability_message(slots: Sequence[Slot], time_zone: str, locale: str) -> str:
@@ -192,6 +247,9 @@ def appointments_message(
             else "I can't find an upcoming appointment under your number."
         )
     listed = "; ".join(_what(item, time_zone, locale) for item in appointments[:3])
+    count = len(appointments)
     if de:
-        return f"Ich finde {len(appointments)} kommende(n) Termin(e): {listed}."
-    return f"I found {len(appointments)} upcoming appointment(s): {listed}."
+        found = "einen kommenden Termin" if count == 1 else f"{count} kommende Termine"
+        return f"Ich finde {found}: {listed}."
+    found = "one upcoming appointment" if count == 1 else f"{count} upcoming appointments"
+    return f"I found {found}: {listed}."

@@ -7,20 +7,24 @@ from typing import Any
 
 from sqlalchemy import select
 
-from askpro.booking import changes, records, service
-from askpro.booking.availability import (
+from askpro.booking import service
+from askpro.booking.gateway import CalendarUnavailable
+from askpro.booking.schemas import (
+    AppointmentSource,
+    AppointmentView,
+    BookingResult,
+    Outcome,
+    Rule,
+    Slot,
+)
+from askpro.booking.service import (
     BookingContext,
     ContextError,
-    Slot,
     alternatives,
     calendar_starts,
-    earliest_start,
-    latest_start,
     load_context,
     subtract_local,
 )
-from askpro.booking.gateway import CalendarUnavailable
-from askpro.booking.outcomes import BookingResult, Outcome
 from askpro.integrations.retell import messages
 from askpro.integrations.retell.schemas import (
     BookAppointmentArgs,
@@ -38,7 +42,7 @@ from askpro.integrations.retell.tools import (
     invalid,
 )
 from askpro.kit.time import zone
-from askpro.models import Appointment, Call, Service
+from askpro.models import Call, Service
 
 PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 CHANNEL = "phone"
@@ -61,12 +65,12 @@ def local_instant(day: dt.date, at: dt.time, time_zone: str) -> dt.datetime:
 
 
 def _nonexistent(context: ToolContext, field: str, error: NonexistentLocalTime) -> dict[str, Any]:
-    detail = (
-        f"{field} (die Uhr wird in dieser Nacht umgestellt: {error})"
-        if messages.language(context.locale) == "de"
-        else f"{field} (the clocks change that night: {error})"
+    return answer(
+        Outcome.INVALID_REQUEST,
+        messages.nonexistent_time_message(context.locale),
+        missing=[field],
+        reason=str(error),
     )
-    return invalid(context.locale, [field], detail)
 
 
 def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
@@ -87,7 +91,7 @@ async def _resolve(
     found = await find_service(context, service_name)
     if isinstance(found, list):
         offered = ", ".join(found)
-        return invalid(context.locale, ["service"], f"service (offered: {offered})")
+        return invalid(context.locale, ["service"], f"service (offered: {offered})", offered=found)
     staff_id = None
     if staff_name:
         staff = await find_staff(context, staff_name)
@@ -117,27 +121,32 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
             staff_id=staff_id,
             customer_id=context.customer_id,
             call_row_id=context.call_row_id,
-            source="phone",
+            source=AppointmentSource.PHONE,
             actor=_actor(context),
             channel=CHANNEL,
         )
         if context.call_row_id is not None:
-            result = await changes.hold(
+            result = await service.hold(
                 context.runtime.database, request, gateway=context.gateway, now=context.now
             )
             return from_result(result, context)
-        verdict = await service.precheck(
-            await _booking_context(context, found.id, staff_id), context.gateway, start, context.now
+        checked = await service.check_time(
+            context.runtime.database,
+            request,
+            gateway=context.gateway,
+            now=context.now,
+            context=await _booking_context(context, found.id, staff_id),
         )
-        if verdict is None:
-            slot = Slot(start, start + dt.timedelta(minutes=found.duration_minutes), ())
+        if checked.outcome is Outcome.AVAILABLE:
             return answer(
                 Outcome.AVAILABLE,
-                messages.availability_message([slot], context.time_zone, context.locale),
+                messages.availability_message(
+                    checked.alternatives, context.time_zone, context.locale
+                ),
                 time_zone=context.time_zone,
-                options=[slot],
+                options=checked.alternatives,
             )
-        return from_result(verdict, context)
+        return from_result(checked, context)
     return await _list_options(context, args, found.id, staff_id)
 
 
@@ -175,9 +184,9 @@ async def _list_options(
     except ContextError as error:
         return invalid(context.locale, ["service"], str(error))
     try:
-        window_start = max(start, earliest_start(booking_context, context.now))
-        window_end = min(end, latest_start(booking_context, context.now))
-        starts: list[dt.datetime] = []
+        window_start = max(start, booking_context.earliest_start(context.now))
+        window_end = min(end, booking_context.latest_start(context.now))
+        starts: dict[int, list[dt.datetime]] = {}
         if window_start < window_end:
             starts = await calendar_starts(
                 booking_context, context.gateway, window_start, window_end
@@ -191,7 +200,10 @@ async def _list_options(
             slots = await subtract_local(
                 session,
                 booking_context,
-                [moment for moment in starts if first <= moment.astimezone(tz).hour < last],
+                {
+                    staff_id: [m for m in moments if first <= m.astimezone(tz).hour < last]
+                    for staff_id, moments in starts.items()
+                },
                 now=context.now,
                 ignore_call_id=context.call_row_id,
             )
@@ -217,8 +229,10 @@ async def _list_options(
             Outcome.UPSTREAM_UNAVAILABLE,
             messages.simple_message(Outcome.UPSTREAM_UNAVAILABLE, context.locale),
         )
-    outcome = Outcome.SLOT_TAKEN if offered else Outcome.OUTSIDE_HOURS
-    result = BookingResult(outcome, context.time_zone, alternatives=nearby)
+    taken = any(offered.values())
+    outcome = Outcome.SLOT_TAKEN if taken else Outcome.OUTSIDE_HOURS
+    rule = Rule.STAFF_BOOKED if taken else Rule.NOBODY_WORKING
+    result = BookingResult(outcome, context.time_zone, alternatives=nearby, reason=rule)
     return from_result(result, context)
 
 
@@ -242,7 +256,7 @@ async def book_appointment(context: ToolContext, args: BookAppointmentArgs) -> d
         call_row_id=context.call_row_id,
         idempotency_key=_short_key(idempotency),
         notes=args.notes,
-        source="phone",
+        source=AppointmentSource.PHONE,
         actor=_actor(context),
         channel=CHANNEL,
     )
@@ -265,30 +279,16 @@ def _short_key(value: str | None) -> str | None:
     return "retell:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-async def _upcoming(context: ToolContext) -> list[Appointment]:
-    if context.customer_id is None:
-        return []
-    async with context.runtime.database.sessions() as session:
-        rows = await session.execute(
-            select(Appointment)
-            .where(
-                Appointment.company_id == context.company.id,
-                Appointment.customer_id == context.customer_id,
-                Appointment.status == "booked",
-                Appointment.starts_at >= context.now,
-            )
-            .order_by(Appointment.starts_at)
-            .limit(5)
-        )
-        return list(rows.scalars().all())
+async def _upcoming(context: ToolContext) -> list[AppointmentView]:
+    return await service.upcoming(
+        context.runtime.database, context.company.id, context.customer_id, context.now
+    )
 
 
 async def find_appointments(context: ToolContext, args: FindAppointmentsArgs) -> dict[str, Any]:
     if context.customer_id is None:
         return invalid(context.locale, ["caller_number"], "caller number withheld")
-    upcoming = await _upcoming(context)
-    async with context.runtime.database.sessions() as session:
-        views = [await records.view(session, row) for row in upcoming]
+    views = await _upcoming(context)
     return answer(
         Outcome.BOOKED if views else Outcome.NOT_FOUND,
         messages.appointments_message(views, context.time_zone, context.locale),
@@ -320,14 +320,14 @@ async def reschedule_appointment(
     picked = await _pick(context, args.appointment_id)
     if isinstance(picked, dict):
         return picked
-    change = changes.ChangeRequest(
+    change = service.ChangeRequest(
         company_id=context.company.id,
         appointment_id=picked,
         actor=_actor(context),
         channel=CHANNEL,
         customer_id=context.customer_id if context.customer_id is not None else -1,
     )
-    result = await changes.reschedule(
+    result = await service.reschedule(
         context.runtime.database,
         change,
         new_start,
@@ -343,7 +343,7 @@ async def cancel_appointment(context: ToolContext, args: CancelAppointmentArgs) 
     picked = await _pick(context, args.appointment_id)
     if isinstance(picked, dict):
         return picked
-    change = changes.ChangeRequest(
+    change = service.ChangeRequest(
         company_id=context.company.id,
         appointment_id=picked,
         actor=_actor(context),
@@ -351,7 +351,7 @@ async def cancel_appointment(context: ToolContext, args: CancelAppointmentArgs) 
         customer_id=context.customer_id if context.customer_id is not None else -1,
         reason=args.reason,
     )
-    result = await changes.cancel(
+    result = await service.cancel(
         context.runtime.database,
         change,
         gateway=context.gateway,

@@ -20,9 +20,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.booking.availability import Slot
 from askpro.booking.gateway import CalendarGateway, gateway_for
-from askpro.booking.outcomes import AppointmentView, BookingResult, Outcome
+from askpro.booking.schemas import AppointmentView, BookingResult, Outcome, Slot
 from askpro.calls.service import Route, ensure_call, route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell import answers, messages
@@ -115,11 +114,16 @@ def from_result(result: BookingResult, context: ToolContext) -> dict[str, Any]:
     )
 
 
-def invalid(locale: str, missing: list[str], detail: str | None = None) -> dict[str, Any]:
+def invalid(
+    locale: str, missing: list[str], detail: str | None = None, *, offered: list[str] | None = None
+) -> dict[str, Any]:
+    """``invalid_request``: the spoken sentence from the catalogue in the company's
+    language; ``detail`` (for developers) goes to ``reason`` only."""
     return answer(
         Outcome.INVALID_REQUEST,
-        messages.simple_message(Outcome.INVALID_REQUEST, locale, detail or ", ".join(missing)),
+        messages.invalid_message(locale, missing, offered=offered or ()),
         missing=missing,
+        reason=detail,
     )
 
 

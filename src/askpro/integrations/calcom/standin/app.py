@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from askpro.integrations.calcom.dtos import ATTENDEE_LANGUAGES
 from askpro.integrations.calcom.standin.envelopes import (
     SLOT_TAKEN,
     THROTTLED,
@@ -28,7 +29,7 @@ from askpro.integrations.calcom.standin.envelopes import (
 )
 from askpro.integrations.calcom.standin.listing import list_bookings_answer
 from askpro.integrations.calcom.standin.state import (
-    HOST,
+    OWNER_ID,
     RecordedRequest,
     StandinEventType,
     StandinState,
@@ -99,6 +100,8 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
                     raise ApiError(400, "Unexpected token in JSON body")
                 with state.lock:
                     answer = await handler(request, body)
+                    if request.method != "GET":
+                        state.save()
             except ApiError as error:
                 answer = JSONResponse(
                     error_envelope(error.status, error.message, str(request.url)), error.status
@@ -115,22 +118,55 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
 
         return run
 
-    async def get_event_types(_request: Request, _body: Any) -> Response:
-        return ok([event_type.to_wire() for event_type in state.event_types.values()])
+    async def get_event_types(request: Request, _body: Any) -> Response:
+        """The key user's (the owner's) event types, or those of ``?username=``."""
+        username = request.query_params.get("username")
+        owner = next(
+            (user.id for user in state.users.values() if user.username == username),
+            None if username else OWNER_ID,
+        )
+        return ok(
+            [
+                event_type.to_wire(state.users)
+                for event_type in state.event_types.values()
+                if event_type.team_id is None and event_type.owner_id == owner
+            ]
+        )
+
+    async def get_team_event_types(request: Request, _body: Any) -> Response:
+        team_id = int(request.path_params["team_id"])
+        if team_id not in state.teams:
+            raise ApiError(404, f"Team with id={team_id} not found")
+        return ok(
+            [
+                event_type.to_wire(state.users)
+                for event_type in state.event_types.values()
+                if event_type.team_id == team_id
+            ]
+        )
 
     async def get_schedules(_request: Request, _body: Any) -> Response:
-        return ok([state.schedule.to_wire()])
+        return ok([state.users[OWNER_ID].schedule.to_wire()])
+
+    async def get_team_schedules(request: Request, _body: Any) -> Response:
+        """Every member's schedule (the key is the team's admin: the account owner)."""
+        team_id = int(request.path_params["team_id"])
+        if team_id not in state.teams:
+            raise ApiError(404, f"Team with id={team_id} not found")
+        members = [state.users[user_id] for user_id in state.teams[team_id]]
+        return ok([member.schedule.to_wire() for member in members])
 
     async def get_me(_request: Request, _body: Any) -> Response:
+        owner = state.users[OWNER_ID]
         return ok(
             {
-                "id": HOST["id"],
-                "username": HOST["username"],
-                "email": HOST["email"],
+                "id": owner.id,
+                "username": owner.username,
+                "email": owner.email,
                 "timeFormat": 24,
-                "defaultScheduleId": 1,
+                "defaultScheduleId": owner.schedule.owner_id,
                 "weekStart": "Monday",
-                "timeZone": HOST["timeZone"],
+                "timeZone": owner.time_zone,
                 "organizationId": None,
             }
         )
@@ -231,20 +267,25 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
                 raise ApiError(404, f"Event type with slug={slug} not found")
             event_type = matches[0]
         start = start_of(body, "start")
-        if not state.is_free(event_type, start):
+        host = state.assign_host(event_type, start)
+        if host is None:
             raise ApiError(400, SLOT_TAKEN)
+        language = attendee.get("language")
+        if language is not None and language not in ATTENDEE_LANGUAGES:
+            raise ApiError(400, f"attendee.language - Invalid enum value, got {language!r}")
         booking = state.new_booking(
             event_type,
             start,
             attendee,
+            host=host,
             metadata=body.get("metadata"),
             guests=body.get("guests"),
             booking_fields=body.get("bookingFieldsResponses"),
         )
-        return ok(booking, 201)
+        return ok(state.wire_booking(booking), 201)
 
     async def get_booking(request: Request, _body: Any) -> Response:
-        return ok(booking_or_404(request.path_params["uid"]))
+        return ok(state.wire_booking(booking_or_404(request.path_params["uid"])))
 
     async def reschedule_booking(request: Request, body: Any) -> Response:
         old = booking_or_404(request.path_params["uid"])
@@ -253,12 +294,19 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
             raise ApiError(400, "Can't reschedule a cancelled booking")
         event_type = find_event_type(old["eventType"]["id"])
         start = start_of(body, "start")
-        if not state.is_free(event_type, start, ignore_uid=old["uid"]):
+        # Cal.com keeps the host when it is free (rescheduleWithSameRoundRobinHost).
+        host = state.host_of(old)
+        if host is None or host.id not in state.free_hosts(
+            event_type, start, ignore_uid=old["uid"]
+        ):
+            host = state.assign_host(event_type, start, ignore_uid=old["uid"])
+        if host is None:
             raise ApiError(400, SLOT_TAKEN)
         new = state.new_booking(
             event_type,
             start,
             old["attendees"][0],
+            host=host,
             metadata=old.get("metadata"),
             guests=old.get("guests"),
         )
@@ -270,7 +318,7 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
         old["status"] = "cancelled"
         old["rescheduledToUid"] = new["uid"]
         state.touch(old)
-        return ok(new, 201)
+        return ok(state.wire_booking(new), 201)
 
     async def cancel_booking(request: Request, body: Any) -> Response:
         booking = booking_or_404(request.path_params["uid"])
@@ -280,7 +328,7 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
         if isinstance(body, dict) and body.get("cancellationReason"):
             booking["cancellationReason"] = body["cancellationReason"]
         state.touch(booking)
-        return ok(booking)
+        return ok(state.wire_booking(booking))
 
     async def list_bookings(request: Request, _body: Any) -> Response:
         return list_bookings_answer(state, request)
@@ -288,6 +336,16 @@ def create_standin_app(state: StandinState | None = None) -> Starlette:
     routes = [
         Route("/v2/event-types", endpoint("event-types", get_event_types), methods=["GET"]),
         Route("/v2/schedules", endpoint("schedules", get_schedules), methods=["GET"]),
+        Route(
+            "/v2/teams/{team_id:int}/schedules",
+            endpoint(None, get_team_schedules),
+            methods=["GET"],
+        ),
+        Route(
+            "/v2/teams/{team_id:int}/event-types",
+            endpoint(None, get_team_event_types),
+            methods=["GET"],
+        ),
         Route("/v2/me", endpoint(None, get_me), methods=["GET"]),
         Route("/v2/slots", endpoint("slots", get_slots), methods=["GET"]),
         Route("/v2/slots/reservations", endpoint("slots", reserve_slot), methods=["POST"]),

@@ -77,7 +77,7 @@ def list_bookings_answer(state: StandinState, request: Request) -> Response:
         if query.get(parameter) in ("asc", "desc"):
             items.sort(key=_time_of(field), reverse=query[parameter] == "desc")
     take = max(1, int(query.get("take") or 100))
-    skip = max(0, int(query.get("skip") or 0))
+    skip = 0 if state.faults.ignore_skip else max(0, int(query.get("skip") or 0))
     page = items[skip : skip + take]
     total = len(items)
     pagination = {
@@ -90,4 +90,7 @@ def list_bookings_answer(state: StandinState, request: Request) -> Response:
         "hasNextPage": skip + take < total,
         "hasPreviousPage": skip > 0,
     }
-    return JSONResponse({"status": "success", "data": page, "pagination": pagination})
+    if state.faults.endless_pages:
+        pagination["hasNextPage"] = True  # a server that never says "done"
+    data = [state.wire_booking(booking) for booking in page]
+    return JSONResponse({"status": "success", "data": data, "pagination": pagination})

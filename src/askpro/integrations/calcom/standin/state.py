@@ -1,28 +1,33 @@
-"""In-memory state of the Cal.com stand-in: event types, one schedule, bookings, faults.
+"""State of the Cal.com stand-in: users with their own schedules and calendars, individual
+and team round-robin event types, bookings, faults; optionally persisted to a JSON file.
 
-Times are handled like Cal.com does: the schedule's hours are wall-clock times in the
-schedule's time zone, slots step by the event type's length, and one host means a booking
-of any event type blocks overlapping slots of every event type (buffers included).
+Times are handled like Cal.com does: a user's schedule hours are wall-clock times in the
+schedule's time zone, slots step by the event type's length, and a booking of a user
+blocks overlapping slots of every event type that user hosts (buffers included). A
+round-robin team event type offers a start when at least one host is free then, and a
+booking of it is assigned to the free host with the fewest bookings that day (then the
+lowest id), who is ``hosts[0]`` of the booking.
+
+With ``persist_path`` set, bookings and reservations are written to that file after every
+change and read back at start, so a restarted ``askpro serve`` still knows them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 STANDIN_API_KEY = "cal_test_askpro_standin"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-HOST = {
-    "id": 1,
-    "name": "Salon Demo",
-    "email": "owner@salon-demo.example",
-    "username": "salon-demo",
-    "timeZone": "Europe/Berlin",
-}
+OWNER_ID = 1
+DEMO_TEAM_ID = 100
 
 
 def wire_time(value: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:
@@ -45,6 +50,9 @@ def parse_time(text: str, *, end_of_day: bool = False) -> dt.datetime:
 
 @dataclass
 class StandinEventType:
+    """An individual event type (``owner_id``'s calendar) or, with ``team_id``, a team
+    round-robin type whose ``host_ids`` share the bookings."""
+
     id: int
     title: str
     slug: str
@@ -52,8 +60,38 @@ class StandinEventType:
     after_buffer_minutes: int = 0
     before_buffer_minutes: int = 0
     minimum_notice_minutes: int = 0
+    owner_id: int | None = OWNER_ID
+    team_id: int | None = None
+    host_ids: tuple[int, ...] = ()
 
-    def to_wire(self) -> dict[str, Any]:
+    @property
+    def hosts(self) -> tuple[int, ...]:
+        if self.team_id is not None:
+            return self.host_ids
+        return (self.owner_id,) if self.owner_id is not None else ()
+
+    def to_wire(self, users: dict[int, StandinUser] | None = None) -> dict[str, Any]:
+        owner = (users or {}).get(self.owner_id or 0)
+        wire = self._wire(owner.username if owner else "salon-demo")
+        if self.team_id is not None:
+            wire["ownerId"] = None
+            wire["users"] = []
+            wire["teamId"] = self.team_id
+            wire["schedulingType"] = "roundRobin"
+            wire["hosts"] = [
+                {
+                    "userId": host_id,
+                    "name": users[host_id].name if users and host_id in users else None,
+                    "username": users[host_id].username if users and host_id in users else None,
+                    "avatarUrl": None,
+                    "mandatory": False,
+                    "priority": "medium",
+                }
+                for host_id in self.host_ids
+            ]
+        return wire
+
+    def _wire(self, owner_username: str) -> dict[str, Any]:
         return {
             "id": self.id,
             "lengthInMinutes": self.length_minutes,
@@ -76,16 +114,17 @@ class StandinEventType:
             "forwardParamsSuccessRedirect": None,
             "successRedirectUrl": None,
             "isInstantEvent": False,
-            "scheduleId": 1,
+            "scheduleId": None,
             "hidden": False,
             "bookingRequiresAuthentication": False,
-            "ownerId": HOST["id"],
-            "users": [HOST["username"]],
+            "ownerId": self.owner_id,
+            "users": [owner_username],
         }
 
 
 @dataclass
 class StandinSchedule:
+    owner_id: int = OWNER_ID
     time_zone: str = "Europe/Berlin"
     # (days, "HH:MM", "HH:MM") as in Cal.com's availability entries.
     availability: list[tuple[tuple[str, ...], str, str]] = field(
@@ -95,9 +134,9 @@ class StandinSchedule:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "id": 1,
-            "ownerId": HOST["id"],
-            "name": "Opening hours",
+            "id": self.owner_id,
+            "ownerId": self.owner_id,
+            "name": "Working hours",
             "timeZone": self.time_zone,
             "availability": [
                 {"days": list(days), "startTime": start, "endTime": end}
@@ -126,13 +165,87 @@ class StandinSchedule:
         ]
 
 
+@dataclass
+class StandinUser:
+    id: int
+    name: str | None
+    username: str
+    email: str
+    schedule: StandinSchedule
+    time_zone: str = "Europe/Berlin"
+
+    def host_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "username": self.username,
+            "timeZone": self.time_zone,
+        }
+
+
+# The salon's stylists in Cal.com: (user id, name, first event type id). The demo company
+# (askpro.tenancy.demo) maps Anna and Ben; the others are there for larger set-ups (bench).
+STYLISTS = ((11, "Anna", 2001), (12, "Ben", 2011), (13, "Clara", 2021), (14, "David", 2031),
+            (15, "Eva", 2041))  # fmt: skip
+
+
+def demo_users() -> dict[int, StandinUser]:
+    """The demo salon's account owner and its stylists; Ben does not work on Mondays."""
+    users = {
+        OWNER_ID: StandinUser(
+            OWNER_ID, "Salon Demo", "salon-demo", "owner@salon-demo.example",
+            StandinSchedule(OWNER_ID),
+        )
+    }  # fmt: skip
+    for user_id, name, _first in STYLISTS:
+        days = WEEKDAYS[1:6] if name == "Ben" else WEEKDAYS[:6]
+        users[user_id] = StandinUser(
+            user_id,
+            name,
+            f"{name.lower()}-salon-demo",
+            f"{name.lower()}@salon-demo.example",
+            StandinSchedule(user_id, availability=[(days, "09:00", "18:00")]),
+        )
+    return users
+
+
+DEMO_SERVICES = (
+    ("Haircut", "haircut", 30, 10),
+    ("Colouring", "colouring", 90, 15),
+    ("Beard trim", "beard-trim", 15, 5),
+)
+
+
 def demo_event_types() -> dict[int, StandinEventType]:
-    """The demo salon's services (askpro.tenancy.demo), as Cal.com event types."""
-    return {
-        1001: StandinEventType(1001, "Haircut", "haircut", 30, after_buffer_minutes=10),
-        1002: StandinEventType(1002, "Colouring", "colouring", 90, after_buffer_minutes=15),
-        1003: StandinEventType(1003, "Beard trim", "beard-trim", 15, after_buffer_minutes=5),
-    }
+    """The demo salon's services (askpro.tenancy.demo) as Cal.com event types: the owner's
+    (1001-1003), each stylist's (Anna 2001-2003, Ben 2011-2013, Clara 2021-2023, …) and team
+    round-robin (3001-3003, hosts Anna and Ben)."""
+    owners = [(1000, OWNER_ID, "")] + [
+        (first - 1, user_id, f"-{name.lower()}") for user_id, name, first in STYLISTS
+    ]
+    types: dict[int, StandinEventType] = {}
+    for index, (title, slug, length, after) in enumerate(DEMO_SERVICES, start=1):
+        for base, owner, suffix in owners:
+            types[base + index] = StandinEventType(
+                base + index,
+                title,
+                slug + suffix,
+                length,
+                after_buffer_minutes=after,
+                owner_id=owner,
+            )
+        types[3000 + index] = StandinEventType(
+            3000 + index,
+            title,
+            slug + "-team",
+            length,
+            after_buffer_minutes=after,
+            owner_id=None,
+            team_id=DEMO_TEAM_ID,
+            host_ids=(11, 12),
+        )
+    return types  # fmt: skip
 
 
 @dataclass
@@ -153,6 +266,10 @@ class Faults:
     rate_limited: int = 0
     rate_limit_reset_seconds: int = 2
     down: bool = False
+    # GET /v2/bookings always answers hasNextPage: true.
+    endless_pages: bool = False
+    # GET /v2/bookings ignores ``skip`` (every page is the first one).
+    ignore_skip: bool = False
     path_prefix: str = "/v2/"
 
 
@@ -168,7 +285,10 @@ class RecordedRequest:
 @dataclass
 class StandinState:
     event_types: dict[int, StandinEventType] = field(default_factory=demo_event_types)
-    schedule: StandinSchedule = field(default_factory=StandinSchedule)
+    users: dict[int, StandinUser] = field(default_factory=demo_users)
+    # Team id → member user ids (GET /v2/teams/{id}/schedules answers with theirs).
+    teams: dict[int, tuple[int, ...]] = field(default_factory=lambda: {DEMO_TEAM_ID: (1, 11, 12)})
+    persist_path: Path | None = None
     api_keys: set[str] = field(default_factory=lambda: {STANDIN_API_KEY})
     # Any key starting with "cal_" is accepted unless this is False.
     accept_any_cal_key: bool = True
@@ -181,6 +301,35 @@ class StandinState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _next_booking_id: int = 1
 
+    def __post_init__(self) -> None:
+        if self.persist_path is not None and self.persist_path.exists():
+            saved = json.loads(self.persist_path.read_text())
+            self.bookings = saved.get("bookings", {})
+            self.reservations = saved.get("reservations", {})
+            self._next_booking_id = int(saved.get("next_booking_id", 1))
+
+    def save(self) -> None:
+        """Write bookings and reservations to ``persist_path`` (atomically), if set."""
+        if self.persist_path is None:
+            return
+        self.persist_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.persist_path.with_suffix(".tmp")
+        temporary.write_text(
+            json.dumps(
+                {
+                    "bookings": self.bookings,
+                    "reservations": self.reservations,
+                    "next_booking_id": self._next_booking_id,
+                }
+            )
+        )
+        os.replace(temporary, self.persist_path)
+
+    @property
+    def schedule(self) -> StandinSchedule:
+        """The account owner's schedule (the key user's)."""
+        return self.users[OWNER_ID].schedule
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
@@ -189,48 +338,58 @@ class StandinState:
 
     # --- availability -------------------------------------------------------------------
 
-    def _busy(self, ignore_uid: str | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
+    def _busy(
+        self, user_id: int, ignore_uid: str | None = None
+    ) -> list[tuple[dt.datetime, dt.datetime]]:
+        """What blocks ``user_id``: their live bookings and live reservations (buffered)."""
         now = self.now()
         busy = []
         for booking in self.bookings.values():
-            if booking["status"] in ("accepted", "pending") and booking["uid"] != ignore_uid:
-                event_type = self.event_types.get(booking["eventType"]["id"])
-                before = event_type.before_buffer_minutes if event_type else 0
-                after = event_type.after_buffer_minutes if event_type else 0
-                busy.append(
-                    (
-                        parse_time(booking["start"]) - dt.timedelta(minutes=before),
-                        parse_time(booking["end"]) + dt.timedelta(minutes=after),
-                    )
+            if booking["status"] not in ("accepted", "pending") or booking["uid"] == ignore_uid:
+                continue
+            if booking["hosts"][0]["id"] != user_id:
+                continue
+            event_type = self.event_types.get(booking["eventType"]["id"])
+            before = event_type.before_buffer_minutes if event_type else 0
+            after = event_type.after_buffer_minutes if event_type else 0
+            busy.append(
+                (
+                    parse_time(booking["start"]) - dt.timedelta(minutes=before),
+                    parse_time(booking["end"]) + dt.timedelta(minutes=after),
                 )
+            )
         for reservation in self.reservations.values():
+            event_type = self.event_types.get(reservation["eventTypeId"])
+            if event_type is None or user_id not in event_type.hosts:
+                continue
             if parse_time(reservation["reservationUntil"]) > now:
                 busy.append(
                     (parse_time(reservation["slotStart"]), parse_time(reservation["slotEnd"]))
                 )
         return busy
 
-    def free_starts(
+    def _user_starts(
         self,
+        user_id: int,
         event_type: StandinEventType,
         start: dt.datetime,
         end: dt.datetime,
-        *,
-        length_minutes: int | None = None,
-        ignore_uid: str | None = None,
+        length: dt.timedelta,
+        ignore_uid: str | None,
     ) -> list[dt.datetime]:
-        """Bookable starts in ``[start, end]``, in UTC."""
-        length = dt.timedelta(minutes=length_minutes or event_type.length_minutes)
+        user = self.users.get(user_id)
+        if user is None:
+            return []
         before = dt.timedelta(minutes=event_type.before_buffer_minutes)
         after = dt.timedelta(minutes=event_type.after_buffer_minutes)
         earliest = self.now() + dt.timedelta(minutes=event_type.minimum_notice_minutes)
-        busy = self._busy(ignore_uid)
-        zone = ZoneInfo(self.schedule.time_zone)
+        busy = self._busy(user_id, ignore_uid)
+        zone = ZoneInfo(user.schedule.time_zone)
         day = start.astimezone(zone).date() - dt.timedelta(days=1)
         last_day = end.astimezone(zone).date()
         starts: list[dt.datetime] = []
         while day <= last_day:
-            for window_start, window_end in self.schedule.windows(day):
+            for window_start, window_end in user.schedule.windows(day):
                 slot = window_start
                 while slot + length <= window_end:
                     slot_utc = slot.astimezone(dt.UTC)
@@ -245,10 +404,63 @@ class StandinState:
             day += dt.timedelta(days=1)
         return starts
 
+    def free_hosts(
+        self,
+        event_type: StandinEventType,
+        start: dt.datetime,
+        *,
+        ignore_uid: str | None = None,
+    ) -> list[int]:
+        """Hosts of the event type free at ``start``."""
+        length = dt.timedelta(minutes=event_type.length_minutes)
+        return [
+            host
+            for host in event_type.hosts
+            if start in self._user_starts(host, event_type, start, start, length, ignore_uid)
+        ]
+
+    def free_starts(
+        self,
+        event_type: StandinEventType,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        length_minutes: int | None = None,
+        ignore_uid: str | None = None,
+    ) -> list[dt.datetime]:
+        """Bookable starts in ``[start, end]``, in UTC: when at least one host is free."""
+        length = dt.timedelta(minutes=length_minutes or event_type.length_minutes)
+        found: set[dt.datetime] = set()
+        for host in event_type.hosts:
+            found.update(self._user_starts(host, event_type, start, end, length, ignore_uid))
+        return sorted(found)
+
+    def assign_host(
+        self, event_type: StandinEventType, start: dt.datetime, *, ignore_uid: str | None = None
+    ) -> StandinUser | None:
+        """The host who gets a booking at ``start``: the free one with the fewest bookings
+        that day (round robin), then the lowest id; ``None`` when nobody is free."""
+        free = self.free_hosts(event_type, start, ignore_uid=ignore_uid)
+        if not free:
+            return None
+
+        def load(user_id: int) -> tuple[int, int]:
+            day = start.date()
+            count = sum(
+                1
+                for booking in self.bookings.values()
+                if booking["hosts"][0]["id"] == user_id
+                and booking["status"] in ("accepted", "pending")
+                and parse_time(booking["start"]).date() == day
+            )
+            return count, user_id
+
+        return self.users[min(free, key=load)]
+
     def is_free(
         self, event_type: StandinEventType, start: dt.datetime, *, ignore_uid: str | None = None
     ) -> bool:
-        return start in self.free_starts(event_type, start, start, ignore_uid=ignore_uid)
+        return bool(self.free_hosts(event_type, start, ignore_uid=ignore_uid))
 
     # --- bookings -----------------------------------------------------------------------
 
@@ -258,10 +470,12 @@ class StandinState:
         start: dt.datetime,
         attendee: dict[str, Any],
         *,
+        host: StandinUser | None = None,
         metadata: dict[str, Any] | None = None,
         guests: list[str] | None = None,
         booking_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        host = host or self.users[event_type.hosts[0] if event_type.hosts else OWNER_ID]
         now = wire_time(self.now())
         booking_id = self._next_booking_id
         self._next_booking_id += 1
@@ -278,9 +492,9 @@ class StandinState:
         booking: dict[str, Any] = {
             "id": booking_id,
             "uid": secrets.token_urlsafe(16),
-            "title": f"{event_type.title} between {HOST['name']} and {attendee['name']}",
+            "title": f"{event_type.title} between {host.name} and {attendee['name']}",
             "description": "",
-            "hosts": [dict(HOST)],
+            "hosts": [host.host_wire()],
             "status": "accepted",
             "start": wire_time(start),
             "end": wire_time(end),
@@ -302,6 +516,17 @@ class StandinState:
         }
         self.bookings[booking["uid"]] = booking
         return booking
+
+    def wire_booking(self, booking: dict[str, Any]) -> dict[str, Any]:
+        """The booking as Cal.com outputs it: a deleted host's fields all read "unknown"."""
+        host = booking["hosts"][0]
+        if host.get("id") in self.users:
+            return booking
+        gone = dict.fromkeys(("id", "name", "email", "username", "timeZone"), "unknown")
+        return {**booking, "hosts": [gone]}
+
+    def host_of(self, booking: dict[str, Any]) -> StandinUser | None:
+        return self.users.get(booking["hosts"][0].get("id"))
 
     def touch(self, booking: dict[str, Any]) -> None:
         booking["updatedAt"] = wire_time(self.now())

@@ -1,4 +1,5 @@
-"""Apply a Cal.com booking snapshot to the local appointment book, in any arrival order.
+"""Decide what a Cal.com booking snapshot means for the local appointment book, in any
+arrival order, and have booking's service apply it (this module writes no appointments).
 
 Rules (each is tested with events delivered in order and out of order):
 - The ledger row of a uid remembers Cal.com's time of the newest state applied for it; an
@@ -15,26 +16,23 @@ Rules (each is tested with events delivered in order and out of order):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.booking import service as booking
+from askpro.booking.calcom_gateway import APPOINTMENT_METADATA_KEY
+from askpro.booking.schemas import ExternalBooking, SyncState
 from askpro.integrations.calcom.client import IDEMPOTENCY_METADATA_KEY
 from askpro.integrations.calcom.sync import repository
-from askpro.integrations.calcom.sync.snapshot import BookingSnapshot
 from askpro.models import Appointment, CalcomBooking, Company, Service
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
-EXCLUSION_VIOLATION = "23P01"
-# Metadata askpro puts on bookings it makes: the local appointment id links them directly.
-APPOINTMENT_METADATA_KEY = "askproAppointmentId"
 OWN_BOOKING_GRACE = dt.timedelta(minutes=10)
 
 
 async def apply_snapshot(
-    session: AsyncSession, company: Company, snapshot: BookingSnapshot
+    session: AsyncSession, company: Company, snapshot: ExternalBooking
 ) -> Appointment | None:
     """Bring the local appointment of ``snapshot.uid`` up to date; returns it (if any)."""
     await repository.lock_company_sync(session, company.id)
@@ -62,7 +60,10 @@ async def apply_snapshot(
     current = await repository.appointment_by_uid(session, company.id, snapshot.uid)
     previous = await repository.appointment_by_uid(session, company.id, snapshot.from_uid)
     if current is not None and previous is not None and current.id != previous.id:
-        target: Appointment | None = await _merge(session, keep=previous, drop=current)
+        await repository.move_ledger_links(session, current.id, previous.id)
+        target: Appointment | None = await booking.merge_external(
+            session, keep=previous, drop=current
+        )
     else:
         target = current or previous
     if target is None:
@@ -84,10 +85,10 @@ async def apply_snapshot(
         # local appointment; creating another here would double it.
         log.info("calcom.sync_own_booking_in_flight", uid=snapshot.uid)
         return None
-    if target is None:
-        target = await _create(session, company, snapshot, service)
-    elif service is not None:
-        await _update(session, target, snapshot, service)
+    if target is None and service is not None:
+        target = await booking.record_external_booking(session, company, snapshot, service)
+    elif target is not None and service is not None:
+        await booking.update_external(session, target, snapshot, service)
     if target is not None:
         row.appointment_id = target.id
     return target
@@ -98,7 +99,7 @@ def _ledger_row(
     ledger: dict[str, CalcomBooking],
     company_id: int,
     uid: str,
-    snapshot: BookingSnapshot,
+    snapshot: ExternalBooking,
 ) -> CalcomBooking:
     row = ledger.get(uid)
     if row is None:
@@ -111,7 +112,7 @@ def _ledger_row(
 
 
 async def _appointment_named_in_metadata(
-    session: AsyncSession, company: Company, snapshot: BookingSnapshot
+    session: AsyncSession, company: Company, snapshot: ExternalBooking
 ) -> Appointment | None:
     """The appointment whose id askpro put in the booking's metadata (``askproAppointmentId``)."""
     raw = snapshot.metadata.get(APPOINTMENT_METADATA_KEY)
@@ -129,13 +130,13 @@ async def _appointment_named_in_metadata(
     return appointment
 
 
-def _own_booking_in_flight(snapshot: BookingSnapshot) -> bool:
+def _own_booking_in_flight(snapshot: ExternalBooking) -> bool:
     age = dt.datetime.now(dt.UTC) - snapshot.event_at
     return IDEMPOTENCY_METADATA_KEY in snapshot.metadata and age < OWN_BOOKING_GRACE
 
 
 def _local_change_pending(appointment: Appointment, event_at: dt.datetime) -> bool:
-    return appointment.calcom_sync_state in ("pending", "failed") and (
+    return appointment.calcom_sync_state in (SyncState.PENDING, SyncState.FAILED) and (
         appointment.updated_at is not None and appointment.updated_at > event_at
     )
 
@@ -143,7 +144,7 @@ def _local_change_pending(appointment: Appointment, event_at: dt.datetime) -> bo
 async def _service_of(
     session: AsyncSession,
     company: Company,
-    snapshot: BookingSnapshot,
+    snapshot: ExternalBooking,
     target: Appointment | None,
 ) -> Service | None:
     if target is not None:
@@ -157,166 +158,3 @@ async def _service_of(
             uid=snapshot.uid,
         )
     return service
-
-
-def _times(snapshot: BookingSnapshot, service: Service) -> dict[str, dt.datetime] | None:
-    if snapshot.start is None:
-        return None
-    end = snapshot.end or snapshot.start + dt.timedelta(minutes=service.duration_minutes)
-    return {
-        "starts_at": snapshot.start,
-        "ends_at": end,
-        "blocks_from": snapshot.start - dt.timedelta(minutes=service.buffer_before_minutes),
-        "blocks_until": end + dt.timedelta(minutes=service.buffer_after_minutes),
-    }
-
-
-async def _create(
-    session: AsyncSession, company: Company, snapshot: BookingSnapshot, service: Service | None
-) -> Appointment | None:
-    times = _times(snapshot, service) if service is not None else None
-    if service is None or times is None:
-        return None
-    customer = await repository.find_or_create_customer(
-        session,
-        company,
-        name=snapshot.attendee_name,
-        phone=snapshot.attendee_phone,
-        email=snapshot.attendee_email,
-    )
-    candidates = await repository.staff_candidates(
-        session,
-        company.id,
-        service.id,
-        organizer_email=snapshot.organizer_email,
-        organizer_id=snapshot.organizer_id,
-    )
-    for staff in candidates:
-        appointment = Appointment(
-            company_id=company.id,
-            staff_id=staff.id,
-            service_id=service.id,
-            customer_id=customer.id if customer else None,
-            status="cancelled" if snapshot.cancelled else "booked",
-            calcom_booking_uid=snapshot.uid,
-            calcom_sync_state="synced",
-            source="calcom",
-            cancellation_reason=(snapshot.reason or "")[:200] or None
-            if snapshot.cancelled
-            else None,
-            **times,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(appointment)
-                await session.flush()
-        except IntegrityError as error:
-            if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-                raise
-            continue  # this staff member is busy then; try the next qualified one
-        repository.add_event(
-            session,
-            appointment,
-            f"calcom.{snapshot.kind}",
-            snapshot.actor,
-            {"uid": snapshot.uid, "status": appointment.status, "starts_at": _iso(snapshot.start)},
-        )
-        return appointment
-    log.error(
-        "calcom.sync_no_free_staff",
-        company_id=company.id,
-        uid=snapshot.uid,
-        starts_at=_iso(snapshot.start),
-        candidates=len(candidates),
-    )
-    return None
-
-
-async def _update(
-    session: AsyncSession, appointment: Appointment, snapshot: BookingSnapshot, service: Service
-) -> None:
-    changes: dict[str, Any] = {}
-    if appointment.calcom_booking_uid != snapshot.uid:
-        changes["uid"] = [appointment.calcom_booking_uid, snapshot.uid]
-        appointment.calcom_booking_uid = snapshot.uid
-    if snapshot.cancelled:
-        if appointment.status in ("held", "booked"):
-            changes["status"] = [appointment.status, "cancelled"]
-            appointment.status = "cancelled"
-            appointment.cancellation_reason = (snapshot.reason or "cancelled in Cal.com")[:200]
-    elif appointment.status == "cancelled" and snapshot.kind != "rescheduled":
-        log.info("calcom.sync_not_reviving", uid=snapshot.uid, appointment_id=appointment.id)
-    else:
-        if appointment.status in ("held", "cancelled"):
-            changes["status"] = [appointment.status, "booked"]
-            appointment.status = "booked"
-            appointment.hold_expires_at = None
-        times = _times(snapshot, service)
-        if times is not None and (
-            appointment.starts_at != times["starts_at"] or appointment.ends_at != times["ends_at"]
-        ):
-            changes["starts_at"] = [_iso(appointment.starts_at), _iso(times["starts_at"])]
-            if not await _move(session, appointment, times):
-                changes["conflict"] = "the new time overlaps another appointment of the staff"
-    if appointment.calcom_sync_state != "synced" and "conflict" not in changes:
-        appointment.calcom_sync_state = "synced"
-        appointment.calcom_sync_error = None
-    await session.flush()
-    if changes:
-        repository.add_event(
-            session, appointment, f"calcom.{snapshot.kind}", snapshot.actor, changes
-        )
-
-
-async def _move(
-    session: AsyncSession, appointment: Appointment, times: dict[str, dt.datetime]
-) -> bool:
-    """Move to the new times (same staff); on a local overlap keep the old times, flag it."""
-    try:
-        async with session.begin_nested():
-            for name, value in times.items():
-                setattr(appointment, name, value)
-            await session.flush()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
-            raise
-        await session.refresh(appointment)
-        appointment.calcom_sync_state = "failed"
-        appointment.calcom_sync_error = (
-            f"Cal.com moved booking {appointment.calcom_booking_uid} to "
-            f"{times['starts_at'].isoformat()}, which overlaps another appointment here"
-        )
-        log.error("calcom.sync_move_conflict", appointment_id=appointment.id)
-        return False
-    return True
-
-
-async def _merge(session: AsyncSession, *, keep: Appointment, drop: Appointment) -> Appointment:
-    """Fold ``drop`` (made for the new uid before its reschedule arrived) into ``keep``."""
-    await repository.move_appointment_history(session, drop.id, keep.id)
-    state = {
-        name: getattr(drop, name)
-        for name in (
-            "starts_at",
-            "ends_at",
-            "blocks_from",
-            "blocks_until",
-            "status",
-            "cancellation_reason",
-            "calcom_booking_uid",
-        )
-    }
-    await session.delete(drop)
-    await session.flush()
-    for name, value in state.items():
-        setattr(keep, name, value)
-    keep.hold_expires_at = None
-    await session.flush()
-    repository.add_event(
-        session, keep, "calcom.merged", "calcom", {"merged_appointment_id": drop.id}
-    )
-    return keep
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.booking import service as booking
 from askpro.integrations.calcom.sync import repository
 from askpro.integrations.calcom.sync.apply import apply_snapshot
 from askpro.integrations.calcom.sync.snapshot import TRIGGER_KINDS, from_webhook
@@ -111,20 +112,7 @@ async def sync_no_show(session: AsyncSession, event: WebhookEvent) -> None:
         await session.flush()
         return
     row.appointment_id = appointment.id
-    before = appointment.status
-    if no_show and appointment.status in ("booked", "completed"):
-        appointment.status = "no_show"
-    elif not no_show and appointment.status == "no_show":
-        appointment.status = "booked"
-    await session.flush()
-    if appointment.status != before:
-        repository.add_event(
-            session,
-            appointment,
-            "calcom.no_show_updated",
-            "calcom",
-            {"status": [before, appointment.status], "attendees": attendees},
-        )
+    await booking.mark_no_show(session, appointment, no_show, attendees)
 
 
 @handles("calcom", "PING")

@@ -1,6 +1,12 @@
 """Periodic reconciliation: Cal.com may drop webhooks, so every few minutes list the bookings
 changed since the last run (``afterUpdatedAt``, oldest first) and apply each one exactly like
-a webhook would. Cal.com is read outside any transaction; each page is applied in one."""
+a webhook would. Cal.com is read outside any transaction; each page is applied in one.
+
+Reconciliation is background work: it takes at most its share of the account's rate budget
+(see :mod:`askpro.integrations.calcom.ratelimit`), reads at most
+``ASKPRO_CALCOM_RECONCILE_MAX_PAGES`` pages per run and stops when a page brings nothing it
+has not seen in this run; either stop is logged (``calcom.reconcile_stopped``) and counted
+(``askpro_calcom_reconcile_stopped_total``). The next run goes on from the cursor."""
 
 from __future__ import annotations
 
@@ -13,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro import worker
 from askpro.config import Settings
 from askpro.db import Database
+from askpro.integrations.calcom import metrics
 from askpro.integrations.calcom.client import CalcomClient
 from askpro.integrations.calcom.dtos import Booking
 from askpro.integrations.calcom.errors import CalcomError
+from askpro.integrations.calcom.ratelimit import background_work
 from askpro.integrations.calcom.service import client_for_key, company_api_key
 from askpro.integrations.calcom.sync import repository
 from askpro.integrations.calcom.sync.apply import apply_snapshot
@@ -65,8 +73,10 @@ async def _company_for(
     return await session.get(Company, candidates.pop()) if len(candidates) == 1 else None
 
 
-async def reconcile_account(database: Database, settings: Settings, account: Account) -> int:
-    """Apply every booking of the account updated since its cursor; returns how many."""
+async def reconcile_account(
+    database: Database, settings: Settings, account: Account, *, page_size: int = PAGE_SIZE
+) -> int:
+    """Apply the bookings of the account updated since its cursor; returns how many."""
     client = account.client
     async with database.sessions() as session:
         cursor = await repository.cursor(session, client.account)
@@ -76,13 +86,25 @@ async def reconcile_account(database: Database, settings: Settings, account: Acc
         else dt.datetime.now(dt.UTC)
         - dt.timedelta(minutes=settings.calcom_reconcile_lookback_minutes)
     )
-    applied, skip = 0, 0
+    applied, skip, pages = 0, 0, 0
+    seen: set[tuple[str, dt.datetime | None]] = set()
+    stopped: str | None = None
     while True:
-        page = await client.list_bookings(
-            after_updated_at=since, sort_updated_at="asc", take=PAGE_SIZE, skip=skip
-        )
+        if pages >= settings.calcom_reconcile_max_pages:
+            stopped = "page_cap"
+            break
+        with background_work():
+            page = await client.list_bookings(
+                after_updated_at=since, sort_updated_at="asc", take=page_size, skip=skip
+            )
+        pages += 1
+        fresh = [b for b in page.bookings if (b.uid, b.updated_at) not in seen]
+        seen.update((b.uid, b.updated_at) for b in page.bookings)
+        if page.bookings and not fresh:
+            stopped = "nothing_new"
+            break
 
-        async def apply_page(session: AsyncSession, bookings: list[Booking] = page.bookings) -> int:
+        async def apply_page(session: AsyncSession, bookings: list[Booking] = fresh) -> int:
             count = 0
             newest: dt.datetime | None = None
             for booking in bookings:
@@ -102,7 +124,22 @@ async def reconcile_account(database: Database, settings: Settings, account: Acc
         if not page.pagination.has_next_page or not page.bookings:
             break
         skip += len(page.bookings)
-    log.info("calcom.reconciled", account=client.account, applied=applied, since=since.isoformat())
+    if stopped is not None:
+        metrics.RECONCILE_STOPPED.labels(stopped).inc()
+        log.warning(
+            "calcom.reconcile_stopped",
+            account=client.account,
+            reason=stopped,
+            pages=pages,
+            applied=applied,
+        )
+    log.info(
+        "calcom.reconciled",
+        account=client.account,
+        applied=applied,
+        pages=pages,
+        since=since.isoformat(),
+    )
     return applied
 
 

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.kit.phone import InvalidPhoneNumber, normalize_email, normalize_phone
 from askpro.models import (
     Appointment,
-    AppointmentEvent,
     CalcomBooking,
     CalcomSyncCursor,
-    Company,
-    Customer,
     Service,
-    Staff,
     StaffService,
 )
 
@@ -66,138 +60,46 @@ async def company_ids_for_uid(session: AsyncSession, uid: str) -> set[int]:
 
 
 async def company_ids_for_event_type(session: AsyncSession, event_type_id: int) -> set[int]:
-    return set(
-        await session.scalars(
-            select(Service.company_id).where(Service.calcom_event_type_id == event_type_id)
-        )
+    """Companies using the event type: as a service's, or as a staff member's own."""
+    by_service = await session.scalars(
+        select(Service.company_id).where(Service.calcom_event_type_id == event_type_id)
     )
+    by_staff = await session.scalars(
+        select(StaffService.company_id).where(StaffService.calcom_event_type_id == event_type_id)
+    )
+    return set(by_service) | set(by_staff)
 
 
 async def service_by_event_type(
     session: AsyncSession, company_id: int, event_type_id: int | None
 ) -> Service | None:
+    """The service of an event type: the service's own, or a staff member's for it."""
     if event_type_id is None:
         return None
     service: Service | None = await session.scalar(
         select(Service)
-        .where(Service.company_id == company_id, Service.calcom_event_type_id == event_type_id)
+        .outerjoin(
+            StaffService,
+            (StaffService.service_id == Service.id)
+            & (StaffService.calcom_event_type_id == event_type_id),
+        )
+        .where(
+            Service.company_id == company_id,
+            (Service.calcom_event_type_id == event_type_id)
+            | StaffService.calcom_event_type_id.is_not(None),
+        )
         .order_by(Service.active.desc(), Service.id)
         .limit(1)
     )
     return service
 
 
-async def staff_candidates(
-    session: AsyncSession,
-    company_id: int,
-    service_id: int,
-    *,
-    organizer_email: str | None,
-    organizer_id: int | None,
-) -> list[Staff]:
-    """The organizer's staff record first (by email or Cal.com user id), then qualified staff."""
-    staff: list[Staff] = []
-    email = normalize_email(organizer_email)
-    if email or organizer_id is not None:
-        matches = await session.scalars(
-            select(Staff)
-            .where(
-                Staff.company_id == company_id,
-                Staff.active.is_(True),
-                (func.lower(Staff.email) == email) | (Staff.calcom_user_id == organizer_id),
-            )
-            .order_by(Staff.id)
-        )
-        staff.extend(matches)
-    qualified = await session.scalars(
-        select(Staff)
-        .join(StaffService, StaffService.staff_id == Staff.id)
-        .where(
-            StaffService.service_id == service_id,
-            Staff.company_id == company_id,
-            Staff.active.is_(True),
-        )
-        .order_by(Staff.id)
-    )
-    staff.extend(member for member in qualified if member not in staff)
-    return staff
-
-
-async def find_or_create_customer(
-    session: AsyncSession,
-    company: Company,
-    *,
-    name: str | None,
-    phone: str | None,
-    email: str | None,
-) -> Customer | None:
-    """By E.164 phone, then by email; created when neither matches (race-safe on phone)."""
-    try:
-        e164 = normalize_phone(phone, company.country) if phone else None
-    except InvalidPhoneNumber:
-        e164 = None
-    email = normalize_email(email)
-    if e164 is None and email is None and not name:
-        return None
-    if e164 is not None:
-        await session.execute(
-            insert(Customer)
-            .values(company_id=company.id, phone=e164, name=name, email=email)
-            .on_conflict_do_nothing(
-                index_elements=["company_id", "phone"], index_where=text("phone IS NOT NULL")
-            )
-        )
-        customer = await session.scalar(
-            select(Customer).where(Customer.company_id == company.id, Customer.phone == e164)
-        )
-    elif email is not None:
-        customer = await session.scalar(
-            select(Customer)
-            .where(Customer.company_id == company.id, Customer.email == email)
-            .order_by(Customer.id)
-            .limit(1)
-        )
-    else:
-        customer = None
-    if customer is None:
-        customer = Customer(company_id=company.id, name=name, email=email, phone=e164)
-        session.add(customer)
-        await session.flush()
-    if customer.merged_into_id is not None:
-        merged = await session.get(Customer, customer.merged_into_id)
-        customer = merged or customer
-    if customer.name is None and name:
-        customer.name = name
-    if customer.email is None and email:
-        customer.email = email
-    return customer
-
-
-async def move_appointment_history(session: AsyncSession, source_id: int, target_id: int) -> None:
-    await session.execute(
-        update(AppointmentEvent)
-        .where(AppointmentEvent.appointment_id == source_id)
-        .values(appointment_id=target_id)
-    )
+async def move_ledger_links(session: AsyncSession, source_id: int, target_id: int) -> None:
+    """Ledger rows of a merged-away appointment point at the one it was merged into."""
     await session.execute(
         update(CalcomBooking)
         .where(CalcomBooking.appointment_id == source_id)
         .values(appointment_id=target_id)
-    )
-
-
-def add_event(
-    session: AsyncSession, appointment: Appointment, kind: str, actor: str, changes: dict[str, Any]
-) -> None:
-    session.add(
-        AppointmentEvent(
-            company_id=appointment.company_id,
-            appointment_id=appointment.id,
-            kind=kind,
-            actor=actor[:200],
-            channel="calcom",
-            changes=changes,
-        )
     )
 
 

@@ -2,19 +2,18 @@
 
 Webhook payloads (PROTOCOLS §1.7.2) use ``startTime``/``endTime``, an ``organizer`` and
 UPPER-case statuses; API v2 bookings use ``start``/``end``, ``hosts`` and lower case. The
-sync logic only ever sees :class:`BookingSnapshot`.
+sync logic only ever sees :class:`ExternalBooking`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
+from askpro.booking.schemas import ExternalBooking
 from askpro.integrations.calcom.dtos import Booking
 from askpro.kit.time import parse_instant
 
-CANCELLED_STATUSES = ("cancelled", "rejected")
 TRIGGER_KINDS = {
     "BOOKING_CREATED": "created",
     "BOOKING_REQUESTED": "requested",
@@ -22,32 +21,6 @@ TRIGGER_KINDS = {
     "BOOKING_CANCELLED": "cancelled",
     "BOOKING_REJECTED": "cancelled",
 }
-
-
-@dataclass(frozen=True)
-class BookingSnapshot:
-    uid: str
-    status: str  # accepted | pending | cancelled | rejected
-    kind: str  # created | requested | rescheduled | cancelled | reconciled
-    event_at: dt.datetime  # Cal.com's time of this state (ordering)
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    event_type_id: int | None = None
-    from_uid: str | None = None  # this booking replaced from_uid (a reschedule)
-    to_uid: str | None = None  # this booking was replaced by to_uid
-    organizer_email: str | None = None
-    organizer_id: int | None = None
-    attendee_name: str | None = None
-    attendee_email: str | None = None
-    attendee_phone: str | None = None
-    title: str | None = None
-    reason: str | None = None
-    actor: str = "calcom"
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status in CANCELLED_STATUSES
 
 
 def _int(value: Any) -> int | None:
@@ -68,7 +41,7 @@ def _response_value(responses: Any, *names: str) -> str | None:
     return None
 
 
-def from_webhook(trigger: str, body: dict[str, Any], received_at: dt.datetime) -> BookingSnapshot:
+def from_webhook(trigger: str, body: dict[str, Any], received_at: dt.datetime) -> ExternalBooking:
     """The snapshot of a booking trigger's ``payload`` (``createdAt`` orders events)."""
     payload: dict[str, Any] = body.get("payload") or {}
     kind = TRIGGER_KINDS[trigger]
@@ -84,7 +57,7 @@ def from_webhook(trigger: str, body: dict[str, Any], received_at: dt.datetime) -
     attendee = attendees[0] if isinstance(attendees[0], dict) else {}
     responses = payload.get("responses")
     metadata = payload.get("metadata")
-    return BookingSnapshot(
+    return ExternalBooking(
         uid=str(payload["uid"]),
         status=status,
         kind=kind,
@@ -106,11 +79,11 @@ def from_webhook(trigger: str, body: dict[str, Any], received_at: dt.datetime) -
     )
 
 
-def from_api(booking: Booking) -> BookingSnapshot:
+def from_api(booking: Booking) -> ExternalBooking:
     """A booking listed by ``GET /v2/bookings`` (reconciliation); ``updatedAt`` orders it."""
     host = booking.hosts[0] if booking.hosts else None
     attendee = booking.attendees[0] if booking.attendees else None
-    return BookingSnapshot(
+    return ExternalBooking(
         uid=booking.uid,
         status=booking.status,
         kind="reconciled",

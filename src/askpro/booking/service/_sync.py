@@ -16,19 +16,22 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.booking import repository
 from askpro.booking.gateway import (
     BookingPush,
+    CalendarBooking,
     CalendarGateway,
     CalendarRejected,
     CalendarSlotGone,
     CalendarUnavailable,
 )
+from askpro.booking.schemas import AppointmentStatus, HistoryKind, SyncState
 from askpro.db import Database
 from askpro.kit.time import utc_now
-from askpro.models import Appointment, AppointmentEvent, Branch, Company, Customer, Service
+from askpro.models import Appointment, Branch, Company, Customer, Service
 from askpro.observability import get_logger
 from askpro.worker import enqueue
 
@@ -37,6 +40,21 @@ log = get_logger(__name__)
 DEFAULT_BUDGET_SECONDS = 3.0
 SYNC_TASK = "askpro.booking.sync_appointment"
 INTERRUPTED = "sync attempt interrupted (budget exceeded); the job retries"
+ACTOR = "calcom-sync"
+CONFLICT_REASON = "calcom_conflict"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+
+
+PUSHED_KINDS = {
+    Action.CREATE: HistoryKind.CALCOM_CREATED,
+    Action.RESCHEDULE: HistoryKind.CALCOM_RESCHEDULED,
+    Action.CANCEL: HistoryKind.CALCOM_CANCELLED,
+}
 
 
 class SyncOutcome(StrEnum):
@@ -54,7 +72,7 @@ class SyncPending(Exception):
 
 @dataclass(frozen=True)
 class Planned:
-    action: str  # create | reschedule | cancel
+    action: Action
     version: tuple[str, dt.datetime, str | None]
     push: BookingPush | None
     uid: str | None
@@ -78,16 +96,20 @@ def _version(appointment: Appointment) -> tuple[str, dt.datetime, str | None]:
 
 
 async def plan(session: AsyncSession, appointment: Appointment) -> Planned | None:
-    if appointment.calcom_sync_state != "pending":
+    if appointment.calcom_sync_state != SyncState.PENDING:
         return None
     uid = appointment.calcom_booking_uid
     version = _version(appointment)
-    if appointment.status == "booked" and uid is None:
+    if appointment.status == AppointmentStatus.BOOKED and uid is None:
         service = await session.get(Service, appointment.service_id)
         company = await session.get(Company, appointment.company_id)
         assert service is not None
         assert company is not None
-        if service.calcom_event_type_id is None:
+        # The member's own calendar for the service, else the service's.
+        event_type_id = await repository.event_type_for(
+            session, appointment.staff_id, appointment.service_id
+        )
+        if event_type_id is None:
             return None
         customer = (
             await session.get(Customer, appointment.customer_id)
@@ -97,7 +119,7 @@ async def plan(session: AsyncSession, appointment: Appointment) -> Planned | Non
         branch = await session.get(Branch, appointment.branch_id) if appointment.branch_id else None
         push = BookingPush(
             appointment_id=appointment.id,
-            event_type_id=service.calcom_event_type_id,
+            event_type_id=event_type_id,
             start=appointment.starts_at,
             duration_minutes=service.duration_minutes,
             attendee_name=(customer.name if customer and customer.name else "Phone caller"),
@@ -107,12 +129,17 @@ async def plan(session: AsyncSession, appointment: Appointment) -> Planned | Non
             language=company.locale,
             retry=appointment.calcom_sync_error is not None,
         )
-        return Planned("create", version, push, None, appointment.starts_at, None)
-    if appointment.status == "booked":
-        return Planned("reschedule", version, None, uid, appointment.starts_at, "rescheduled")
+        return Planned(Action.CREATE, version, push, None, appointment.starts_at, None)
+    if appointment.status == AppointmentStatus.BOOKED:
+        return Planned(Action.RESCHEDULE, version, None, uid, appointment.starts_at, "rescheduled")
     if uid is not None:
         return Planned(
-            "cancel", version, None, uid, appointment.starts_at, appointment.cancellation_reason
+            Action.CANCEL,
+            version,
+            None,
+            uid,
+            appointment.starts_at,
+            appointment.cancellation_reason,
         )
     return None
 
@@ -136,13 +163,13 @@ async def _push_once(
     database: Database, gateway: CalendarGateway, appointment_id: int, planned: Planned
 ) -> tuple[SyncOutcome, bool]:
     uid: str | None = None
-    linked = False
+    created: CalendarBooking | None = None
     try:
-        if planned.action == "create":
+        if planned.action is Action.CREATE:
             assert planned.push is not None
             created = await gateway.create(planned.push)
-            uid, linked = created.uid, created.existing
-        elif planned.action == "reschedule":
+            uid = created.uid
+        elif planned.action is Action.RESCHEDULE:
             assert planned.uid is not None
             uid = await gateway.reschedule(planned.uid, planned.start, planned.reason)
         else:
@@ -159,15 +186,19 @@ async def _push_once(
         await _record_error(database, appointment_id, f"calendar rejected: {error}", failed=True)
         return SyncOutcome.FAILED, False
 
+    linked = created is not None and created.existing
+
     async def record(session: AsyncSession) -> tuple[SyncOutcome, bool]:
-        appointment = await _locked(session, appointment_id)
+        appointment = await repository.locked(session, appointment_id)
         appointment.calcom_booking_uid = uid
         appointment.calcom_sync_error = None
         same = _version(appointment)[:2] == planned.version[:2]
         if same:
-            appointment.calcom_sync_state = "synced"
-        kind = "calcom_linked" if linked else f"calcom_{planned.action}d"
-        session.add(_event(appointment, kind, uid=uid))
+            appointment.calcom_sync_state = SyncState.SYNCED
+        kind = HistoryKind.CALCOM_LINKED if linked else PUSHED_KINDS[planned.action]
+        session.add(repository.history(appointment, kind, ACTOR, "system", uid=uid))
+        if created is not None and created.host_user_id is not None:
+            await follow_host(session, appointment, created.host_user_id)
         await session.flush()
         outcome = SyncOutcome.LINKED if linked else SyncOutcome.SYNCED
         return outcome, not same
@@ -175,23 +206,43 @@ async def _push_once(
     return await database.unit_of_work(record, name="booking.sync.record")
 
 
-async def _locked(session: AsyncSession, appointment_id: int) -> Appointment:
-    appointment = (
-        await session.execute(
-            select(Appointment).where(Appointment.id == appointment_id).with_for_update()
+async def follow_host(session: AsyncSession, appointment: Appointment, host_user_id: int) -> None:
+    """Cal.com assigned this host (round robin): record the appointment on the staff member
+    the host maps to, when that is another qualified member who is free then."""
+    mapped = await repository.staff_by_calcom_user(
+        session, appointment.company_id, host_user_id, None
+    )
+    qualified = await repository.qualified_staff(
+        session, appointment.company_id, appointment.service_id, branch_id=None, staff_id=None
+    )
+    qualified_ids = {staff.id for staff, _own in qualified}
+    target = next((staff for staff in mapped if staff.id in qualified_ids), None)
+    if target is None or target.id == appointment.staff_id:
+        return
+    previous = appointment.staff_id
+    try:
+        async with session.begin_nested():
+            appointment.staff_id = target.id
+            await session.flush()
+    except IntegrityError as error:
+        if not repository.is_overlap_violation(error):
+            raise
+        await session.refresh(appointment)
+        appointment.calcom_sync_error = (
+            f"Cal.com assigned host {host_user_id} ({target.name}), who has another "
+            "appointment here then; kept on the original staff member"
         )
-    ).scalar_one()
-    return appointment
-
-
-def _event(appointment: Appointment, kind: str, **changes: object) -> AppointmentEvent:
-    return AppointmentEvent(
-        company_id=appointment.company_id,
-        appointment_id=appointment.id,
-        kind=kind,
-        actor="calcom-sync",
-        channel="system",
-        changes=dict(changes),
+        log.error("booking.host_busy_locally", appointment_id=appointment.id, host=host_user_id)
+        return
+    session.add(
+        repository.history(
+            appointment,
+            HistoryKind.STAFF_REASSIGNED,
+            ACTOR,
+            "system",
+            staff_id={"from": previous, "to": target.id},
+            host_user_id=host_user_id,
+        )
     )
 
 
@@ -199,10 +250,10 @@ async def _record_error(
     database: Database, appointment_id: int, message: str, *, failed: bool = False
 ) -> None:
     async def work(session: AsyncSession) -> None:
-        appointment = await _locked(session, appointment_id)
+        appointment = await repository.locked(session, appointment_id)
         appointment.calcom_sync_error = message[:500]
         if failed:
-            appointment.calcom_sync_state = "failed"
+            appointment.calcom_sync_state = SyncState.FAILED
 
     await database.unit_of_work(work, name="booking.sync.error")
 
@@ -213,15 +264,21 @@ async def _record_conflict(
     """The calendar says the time is taken: cancel locally with ``calcom_conflict``."""
 
     async def work(session: AsyncSession) -> None:
-        appointment = await _locked(session, appointment_id)
+        appointment = await repository.locked(session, appointment_id)
         if _version(appointment)[:2] != planned.version[:2]:
             return  # changed meanwhile; the next round plans again
-        appointment.status = "cancelled"
-        appointment.cancellation_reason = "calcom_conflict"
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancellation_reason = CONFLICT_REASON
         # A moved booking still exists at its old time in the calendar: cancel it there too.
-        appointment.calcom_sync_state = "pending" if appointment.calcom_booking_uid else "failed"
+        appointment.calcom_sync_state = (
+            SyncState.PENDING if appointment.calcom_booking_uid else SyncState.FAILED
+        )
         appointment.calcom_sync_error = "the calendar reported the time as taken"
-        session.add(_event(appointment, "cancelled", reason="calcom_conflict"))
+        session.add(
+            repository.history(
+                appointment, HistoryKind.CANCELLED, ACTOR, "system", reason=CONFLICT_REASON
+            )
+        )
         log.warning("booking.calcom_conflict", appointment_id=appointment_id)
 
     await database.unit_of_work(work, name="booking.sync.conflict")
@@ -243,13 +300,6 @@ async def push_within_budget(
 async def pending_ids(
     session: AsyncSession, *, older_than: dt.timedelta, limit: int = 500
 ) -> list[int]:
-    result = await session.execute(
-        select(Appointment.id)
-        .where(
-            Appointment.calcom_sync_state == "pending",
-            Appointment.updated_at < utc_now() - older_than,
-        )
-        .order_by(Appointment.id)
-        .limit(limit)
+    return await repository.pending_sync_ids(
+        session, older_than=utc_now() - older_than, limit=limit
     )
-    return list(result.scalars().all())

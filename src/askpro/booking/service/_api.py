@@ -13,14 +13,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.booking import changes, queries
-from askpro.booking.api_schemas import AppointmentCreate
+from askpro.booking import repository
 from askpro.booking.gateway import CalendarGateway, gateway_for
-from askpro.booking.outcomes import BookingResult, Outcome
-from askpro.booking.service import BookRequest, book
+from askpro.booking.schemas import (
+    AppointmentCreate,
+    AppointmentSource,
+    AppointmentStatus,
+    BookingResult,
+    Outcome,
+)
+from askpro.booking.service import _changes
+from askpro.booking.service._book import BookRequest, book
 from askpro.config import Settings
 from askpro.customers import repository as customers
 from askpro.customers import service as customer_service
@@ -30,7 +35,7 @@ from askpro.kit.problems import Problem
 from askpro.models import Appointment, AppointmentEvent, Company
 
 KEY_PREFIX = "api:"
-BOOKED_KINDS = ("booked", "booked_from_hold")
+API_CANCEL_REASON = "cancelled_via_api"
 
 
 @dataclass(frozen=True)
@@ -68,20 +73,6 @@ async def _customer_id(session: AsyncSession, company: Company, body: Appointmen
     return row.id
 
 
-async def _original_booking(session: AsyncSession, appointment_id: int) -> AppointmentEvent | None:
-    return (
-        await session.scalars(
-            select(AppointmentEvent)
-            .where(
-                AppointmentEvent.appointment_id == appointment_id,
-                AppointmentEvent.kind.in_(BOOKED_KINDS),
-            )
-            .order_by(AppointmentEvent.id)
-            .limit(1)
-        )
-    ).one_or_none()
-
-
 def _differences(
     body: AppointmentCreate, customer_id: int, row: Appointment, first: AppointmentEvent | None
 ) -> list[str]:
@@ -100,7 +91,7 @@ def _differences(
     return [name for name, differs in fields.items() if differs]
 
 
-async def create(
+async def create_appointment(
     database: Database, caller: Caller, body: AppointmentCreate, idempotency_key: str
 ) -> tuple[BookingResult, int | None]:
     """Book; returns the service's result and the appointment id when one exists."""
@@ -122,7 +113,7 @@ async def create(
             customer_id=customer_id,
             idempotency_key=KEY_PREFIX + idempotency_key,
             notes=body.notes,
-            source="api",
+            source=AppointmentSource.API,
             actor=caller.actor,
             channel="api",
         ),
@@ -135,7 +126,10 @@ async def create(
             row = await session.get(Appointment, appointment_id)
             assert row is not None
             differs = _differences(
-                body, customer_id, row, await _original_booking(session, appointment_id)
+                body,
+                customer_id,
+                row,
+                await repository.first_booking_event(session, caller.company_id, appointment_id),
             )
         if differs:
             raise Problem(
@@ -155,29 +149,31 @@ async def create(
 
 
 async def _changeable(session: AsyncSession, company_id: int, appointment_id: int) -> Appointment:
-    row = await queries.get_appointment(session, company_id, appointment_id)
-    if row is None or row.status == "held":
+    row = await repository.get_appointment(session, company_id, appointment_id)
+    if row is None or row.status == AppointmentStatus.HELD:
         raise not_found()
     return row
 
 
-async def cancel(database: Database, caller: Caller, appointment_id: int) -> BookingResult:
-    """Cancel; cancelling a cancelled appointment again is a success."""
+async def cancel_appointment(
+    database: Database, caller: Caller, appointment_id: int, reason: str | None = None
+) -> BookingResult:
+    """Cancel (``reason`` is stored and sent to Cal.com); cancelling again is a success."""
     async with database.sessions() as session:
         row = await _changeable(session, caller.company_id, appointment_id)
-        if row.status in ("completed", "no_show"):
+        if row.status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
             raise Problem(
                 409, "appointment-closed", "Appointment is over", f"status is {row.status}"
             )
         gateway = await _gateway(session, caller)
-    result = await changes.cancel(
+    result = await _changes.cancel(
         database,
-        changes.ChangeRequest(
+        _changes.ChangeRequest(
             caller.company_id,
             appointment_id,
             actor=caller.actor,
             channel="api",
-            reason="cancelled_via_api",
+            reason=reason or API_CANCEL_REASON,
         ),
         gateway=gateway,
         sync_budget_seconds=caller.settings.booking_sync_budget_seconds,
@@ -187,12 +183,12 @@ async def cancel(database: Database, caller: Caller, appointment_id: int) -> Boo
     return result
 
 
-async def reschedule(
+async def reschedule_appointment(
     database: Database, caller: Caller, appointment_id: int, starts_at: dt.datetime
 ) -> BookingResult:
     async with database.sessions() as session:
         row = await _changeable(session, caller.company_id, appointment_id)
-        if row.status != "booked":
+        if row.status != AppointmentStatus.BOOKED:
             raise Problem(
                 409,
                 "appointment-not-booked",
@@ -200,9 +196,11 @@ async def reschedule(
                 f"only booked appointments move; this one is {row.status}",
             )
         gateway = await _gateway(session, caller)
-    result = await changes.reschedule(
+    result = await _changes.reschedule(
         database,
-        changes.ChangeRequest(caller.company_id, appointment_id, actor=caller.actor, channel="api"),
+        _changes.ChangeRequest(
+            caller.company_id, appointment_id, actor=caller.actor, channel="api"
+        ),
         starts_at,
         gateway=gateway,
         sync_budget_seconds=caller.settings.booking_sync_budget_seconds,
