@@ -122,6 +122,11 @@ def serve(
                 "Retell: no ASKPRO_RETELL_API_KEY set, so requests signed with the DEMO key "
                 f"{DEMO_RETELL_KEY!r} are accepted (`askpro simulate call` uses it)"
             )
+        settings = settings.model_copy(update={"outbound_allow_local_targets": True})
+        console.print(
+            "Outbound events: demo mode, so http:// and local receivers are allowed "
+            "(start with --no-demo in production)"
+        )
     app = create_app(settings, run_worker=worker)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 

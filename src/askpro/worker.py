@@ -30,6 +30,7 @@ TASK_MODULES: list[str] = [
     "askpro.webhooks.tasks",
     "askpro.booking.tasks",
     "askpro.integrations.calcom.sync.reconcile",
+    "askpro.outbound.tasks",
 ]
 
 app = procrastinate.App(
