@@ -29,6 +29,8 @@ from askpro.outbound.schemas import (
     PAYLOAD_VERSION,
     PAYLOADS,
     AppointmentPayload,
+    AttemptOut,
+    BillingPayload,
     CallPayload,
     CustomerMergedPayload,
     DeliveryDetail,
@@ -39,7 +41,6 @@ from askpro.outbound.schemas import (
     EndpointUpdate,
     EndpointWithSecret,
     EventType,
-    AttemptOut,
 )
 from askpro.outbound.transport import TargetRefused, check_url
 
@@ -170,6 +171,35 @@ def record_customer_merge(
         CustomerMergedPayload(survivor_id=survivor_id, merged_ids=merged_ids),
         ordering_key=f"customer:{survivor_id}",
     )
+
+
+# A balance falling below this (from at or above it) announces billing.low_balance.
+LOW_BALANCE_CENTS = 1000
+
+
+def record_billing_events(
+    session: AsyncSession,
+    company_id: int,
+    *,
+    kind: str,
+    amount_cents: int,
+    balance_cents: int,
+    became_out_of_credit: bool,
+) -> None:
+    """The billing events one ledger entry causes (a top-up, a balance crossing a line)."""
+    payload = BillingPayload(balance_cents=balance_cents, amount_cents=amount_cents)
+    key = f"billing:{company_id}"
+    if kind == "topup" and amount_cents > 0:
+        record_event(
+            session, company_id, EventType.BILLING_TOPUP_CREDITED, payload, ordering_key=key
+        )
+    previous = balance_cents - amount_cents
+    if 0 < balance_cents < LOW_BALANCE_CENTS <= previous:
+        record_event(session, company_id, EventType.BILLING_LOW_BALANCE, payload, ordering_key=key)
+    if became_out_of_credit:
+        record_event(
+            session, company_id, EventType.BILLING_OUT_OF_CREDIT, payload, ordering_key=key
+        )
 
 
 # -- endpoints ----------------------------------------------------------------------------

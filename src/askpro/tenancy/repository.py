@@ -109,3 +109,18 @@ async def replace_staff_of_service(
         for staff_id in sorted(staff_ids)
     )
     await session.flush()
+
+
+async def number_owner(
+    session: AsyncSession, e164: str
+) -> tuple[PhoneNumber, Company, Branch | None] | None:
+    """The phone number row, its company and its branch (if any) for an E.164 number."""
+    row = (
+        await session.execute(
+            select(PhoneNumber, Company, Branch)
+            .join(Company, Company.id == PhoneNumber.company_id)
+            .outerjoin(Branch, Branch.id == PhoneNumber.branch_id)
+            .where(PhoneNumber.number == e164)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])

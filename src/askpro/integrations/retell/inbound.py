@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing import service as billing_service
-from askpro.calls.service import route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell.metrics import INBOUND_ANSWERS
 from askpro.kit.time import utc_now, zone
 from askpro.models import Company, Service
 from askpro.observability import get_logger
+from askpro.tenancy.service import route_for_number
 
 log = get_logger(__name__)
 

@@ -6,8 +6,8 @@ Revises: 20261128_booking
 
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261201_outbound"
