@@ -203,6 +203,8 @@ async def _record_error(
         appointment.calcom_sync_error = message[:500]
         if failed:
             appointment.calcom_sync_state = "failed"
+            # The history row is also what announces appointment.sync_failed (outbound).
+            session.add(_event(appointment, "sync_failed", error=message[:500]))
 
     await database.unit_of_work(work, name="booking.sync.error")
 

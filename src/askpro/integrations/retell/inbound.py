@@ -64,9 +64,11 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
         "services": ", ".join(f"{name} ({minutes} min)" for name, minutes in services),
         "booking_mode": "take_message" if take_message else "book",
         "agent_instruction": (
-            "Do not book, move or cancel appointments; take a message for the business."
+            "Do not book, move or cancel appointments; take a message for the business "
+            "with take_message, or request_callback when the caller wants to be called back."
             if take_message
-            else "You may check availability and book, move or cancel appointments."
+            else "You may check availability and book, move or cancel appointments; when "
+            "nothing suitable is free, offer take_message or request_callback."
         ),
     }
     metadata = {
