@@ -151,7 +151,7 @@ async def post(
             try:
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     chunks.append(chunk)
                     size += len(chunk)
                     if size >= max_bytes:
