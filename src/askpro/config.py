@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -120,6 +120,13 @@ class Settings(BaseSettings):
 
         parse(value)  # raises ValueError on anything but e.g. "600/minute"
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        # A lease shorter than an attempt would let a second worker send it concurrently.
+        if self.outbound_lease_seconds <= self.outbound_timeout_seconds:
+            raise ValueError("outbound_lease_seconds must be longer than outbound_timeout_seconds")
+        return self
 
     @field_validator("calcom_api_base")
     @classmethod

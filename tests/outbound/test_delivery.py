@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -106,13 +107,14 @@ async def test_receiver_down_then_up_is_retried_with_growing_gaps(local_runtime:
     log = await attempts()
     assert [row.status_code for row in log][-1] == 200
     assert all(row.status_code is None and row.error for row in log[:-1])
-    gaps = [(b.created_at - a.created_at).total_seconds() for a, b in zip(log, log[1:])]
-    assert all(later > earlier for earlier, later in zip(gaps, gaps[1:])), gaps
+    gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(log)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps)), gaps
     assert gaps[0] >= 0.2  # the schedule's first wait
     assert len(receiver.received) == 1
     async with local_runtime.database.sessions() as session:
         endpoint = await session.get(WebhookEndpoint, endpoint_id)
-        assert endpoint is not None and endpoint.failing_since is None
+        assert endpoint is not None
+        assert endpoint.failing_since is None
         assert endpoint.last_success_at is not None
 
 
@@ -123,7 +125,8 @@ async def test_retry_after_is_honoured(local_runtime: Runtime) -> None:
         await delivery.deliver_due(local_runtime)
     async with local_runtime.database.sessions() as session:
         (row,) = await _deliveries(session)
-    assert row.status == "pending" and row.last_status_code == 429
+    assert row.status == "pending"
+    assert row.last_status_code == 429
     wait = (row.next_attempt_at - (await _attempt_time(local_runtime))).total_seconds()
     assert wait >= 29  # the schedule alone would wait 0.2 s
 
@@ -179,7 +182,8 @@ async def test_failing_longer_than_the_disable_period_disables(
         await _drain(runtime, disabled)
     async with runtime.database.sessions() as session:
         endpoint = await session.get(WebhookEndpoint, endpoint_id)
-        assert endpoint is not None and endpoint.disabled_reason == "failing"
+        assert endpoint is not None
+        assert endpoint.disabled_reason == "failing"
 
 
 async def test_replay_resends_the_same_webhook_id(local_runtime: Runtime) -> None:
@@ -250,4 +254,5 @@ async def test_a_large_answer_is_read_only_up_to_the_limit(
     async with local_runtime.database.sessions() as session:
         attempt = (await session.execute(select(DeliveryAttempt))).scalar_one()
     assert attempt.status_code == 200
-    assert attempt.response_snippet is not None and len(attempt.response_snippet) <= 1000
+    assert attempt.response_snippet is not None
+    assert len(attempt.response_snippet) <= 1000
