@@ -5,8 +5,9 @@ the outbox row adds to a booking. Prints ONE JSON line.
   (``askpro.outbound.delivery.run_until_idle``, as the dispatch job runs it) to a receiver
   in another process on loopback (uvicorn, answers 204), pinned to another core.
 - ``booking_path``: real bookings through ``askpro.booking.service.book`` (no calendar), one
-  at a time, alternating with and without the outbox hook (the same run, same database);
-  the added latency is the difference of the p50s.
+  at a time, alternating with the outbox trigger enabled and disabled (``ALTER TABLE …
+  DISABLE TRIGGER``; the same run, the same database); the added latency is the difference
+  of the p50s.
 
 The database is ``BENCH_DATABASE_URL`` or a fresh ``askpro_bench_outbound`` on an embedded
 server under ``var/bench``.
@@ -89,7 +90,7 @@ def bookable_starts(count: int) -> list[dt.datetime]:
     return starts[:count]
 
 
-async def delivery_phase(url: str, events: int) -> dict[str, object]:
+async def delivery_phase(url: str, events: int, port: int) -> dict[str, object]:
     from askpro.config import load_settings
     from askpro.db import Database
     from askpro.models import Company
@@ -108,12 +109,6 @@ async def delivery_phase(url: str, events: int) -> dict[str, object]:
     )
     database = Database(url, pool_size=20)
     runtime = Runtime(settings, database)
-    port = free_port()
-    receiver = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, "-c", RECEIVER, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
         for _ in range(100):
             try:
@@ -159,8 +154,6 @@ async def delivery_phase(url: str, events: int) -> dict[str, object]:
                 select(func.count()).where(OutboundDelivery.status == "delivered")
             )
     finally:
-        receiver.terminate()
-        receiver.wait(timeout=10)
         client = runtime.extras.get(delivery.HTTP_CLIENT)
         if client is not None:
             await client.aclose()
@@ -175,13 +168,11 @@ async def delivery_phase(url: str, events: int) -> dict[str, object]:
 
 
 async def booking_phase(url: str, bookings: int) -> dict[str, object]:
-    from sqlalchemy import event as orm_event
-    from sqlalchemy.orm import Session
+    from sqlalchemy import text
 
     from askpro.booking.service import BookRequest, book
     from askpro.db import Database
     from askpro.models import Company, Service, Staff, StaffService
-    from askpro.outbound.service import _appointment_history_to_events as hook
 
     database = Database(url, pool_size=5)
     try:
@@ -201,10 +192,14 @@ async def booking_phase(url: str, bookings: int) -> dict[str, object]:
         timings: dict[bool, list[float]] = {True: [], False: []}
         for index, start in enumerate(starts):
             with_hook = index % 2 == 0
-            if with_hook and not orm_event.contains(Session, "before_flush", hook):
-                orm_event.listen(Session, "before_flush", hook)
-            if not with_hook and orm_event.contains(Session, "before_flush", hook):
-                orm_event.remove(Session, "before_flush", hook)
+            async with database.sessions() as session:
+                toggle = "ENABLE" if with_hook else "DISABLE"
+                await session.execute(
+                    text(
+                        f"ALTER TABLE appointment_events {toggle} TRIGGER appointment_events_outbox"
+                    )
+                )
+                await session.commit()
             request = BookRequest(
                 company_id=company.id, service_id=offered.id, start=start, staff_id=staff.id
             )
@@ -215,9 +210,11 @@ async def booking_phase(url: str, bookings: int) -> dict[str, object]:
                 raise RuntimeError(f"booking {index} at {start}: {result.outcome}")
             if index >= 20:  # the first ones warm the pool and the statement caches
                 timings[with_hook].append(took)
-        if not orm_event.contains(Session, "before_flush", hook):
-            orm_event.listen(Session, "before_flush", hook)
         async with database.sessions() as session:
+            await session.execute(
+                text("ALTER TABLE appointment_events ENABLE TRIGGER appointment_events_outbox")
+            )
+            await session.commit()
             from sqlalchemy import func, select
 
             from askpro.models import OutboundEvent
@@ -238,7 +235,7 @@ async def booking_phase(url: str, bookings: int) -> dict[str, object]:
     }
 
 
-async def run(events: int, bookings: int) -> dict[str, object]:
+async def run(events: int, bookings: int, port: int) -> dict[str, object]:
     from askpro import migrations
     from askpro.observability import configure_logging
 
@@ -249,7 +246,7 @@ async def run(events: int, bookings: int) -> dict[str, object]:
         server_version = connection.execute("SHOW server_version").fetchone()
     return {
         "bench": "outbound_events",
-        "delivery_one_worker": await delivery_phase(url, events),
+        "delivery_one_worker": await delivery_phase(url, events, port),
         "booking_path": await booking_phase(url, bookings),
         "versions": {
             "python": platform.python_version(),
@@ -267,7 +264,17 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=300)
     arguments = parser.parse_args()
     os.sched_setaffinity(0, {0})
-    print(json.dumps(asyncio.run(run(arguments.events, arguments.bookings))))
+    port = free_port()
+    receiver = subprocess.Popen(
+        ["taskset", "-c", "1", sys.executable, "-c", RECEIVER, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        print(json.dumps(asyncio.run(run(arguments.events, arguments.bookings, port))))
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -73,25 +73,62 @@ def http_client(runtime: Runtime) -> httpx.AsyncClient:
 async def deliver_due(
     runtime: Runtime,
     *,
-    limit: int = 50,
+    limit: int = 100,
     resolver: Resolver = system_resolver,
     client: httpx.AsyncClient | None = None,
 ) -> int:
-    """One round: fan out new events, lease up to ``limit`` due deliveries, send them."""
+    """One round: fan out new events, lease up to ``limit`` due deliveries, send them all
+    at once, record every outcome in one transaction; the number of attempts made."""
     settings = runtime.settings
 
-    async def lease(session: AsyncSession) -> list[int]:
+    async def lease(session: AsyncSession) -> list[repository.Bundle]:
         await repository.fan_out(session, FAN_OUT_BATCH)
-        return await repository.claim(session, limit, settings.outbound_lease_seconds)
+        claimed = await repository.claim(session, limit, settings.outbound_lease_seconds)
+        return await repository.bundles(session, claimed) if claimed else []
 
-    claimed = await runtime.database.unit_of_work(lease, name="outbound.lease")
-    if not claimed:
+    leased = await runtime.database.unit_of_work(lease, name="outbound.lease")
+    if not leased:
         return 0
     sender = client or http_client(runtime)
-    await asyncio.gather(
-        *(_attempt(runtime, delivery_id, sender, resolver) for delivery_id in claimed)
+    box = SecretBox(settings.secret_key.get_secret_value())
+    outcomes = await asyncio.gather(
+        *(_send(bundle, settings, box, sender, resolver) for bundle in leased)
     )
-    return len(claimed)
+
+    async def record(session: AsyncSession) -> list[str]:
+        deliveries, endpoints = await repository.lock_for_recording(
+            session, [delivery.id for delivery, _, _ in leased]
+        )
+        results = []
+        for (delivery, _, _), outcome in zip(leased, outcomes, strict=True):
+            row = deliveries.get(delivery.id)
+            if row is None:  # deleted with its endpoint meanwhile
+                results.append("deleted")
+                continue
+            results.append(
+                _record(
+                    session, row, endpoints[row.endpoint_id], delivery.attempts, outcome, settings
+                )
+            )
+        return results
+
+    results = await runtime.database.unit_of_work(record, name="outbound.record")
+    for (delivery, event, endpoint), outcome, result in zip(
+        leased, outcomes, results, strict=False
+    ):
+        metrics.ATTEMPTS.labels(event.type, result).inc()
+        log.info(
+            "outbound.attempt",
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            webhook_id=event.message_id,
+            event_type=event.type,
+            attempt=delivery.attempts,
+            outcome=result,
+            status_code=outcome.exchange.status_code if outcome.exchange else None,
+            latency_ms=outcome.latency_ms,
+        )
+    return len(leased)
 
 
 async def run_until_idle(
@@ -112,16 +149,15 @@ async def run_until_idle(
     return total
 
 
-async def _attempt(
-    runtime: Runtime, delivery_id: int, client: httpx.AsyncClient, resolver: Resolver
-) -> None:
-    settings = runtime.settings
-    box = SecretBox(settings.secret_key.get_secret_value())
-    async with runtime.database.sessions() as session:
-        bundle = await repository.delivery_bundle(session, delivery_id)
-    if bundle is None:
-        return
-    delivery, event, endpoint = bundle
+async def _send(
+    bundle: repository.Bundle,
+    settings: Settings,
+    box: SecretBox,
+    client: httpx.AsyncClient,
+    resolver: Resolver,
+) -> Outcome:
+    """One signed POST of one delivery; never raises for the receiver's faults."""
+    _, event, endpoint = bundle
     body = json.dumps(envelope(event), separators=(",", ":"), ensure_ascii=False).encode()
     now = utc_now()
     headers = signing.headers(
@@ -145,40 +181,25 @@ async def _attempt(
     except TargetRefused as error:
         outcome = Outcome(None, f"refused: {error}", _ms(started))
     except (httpx.HTTPError, TimeoutError, OSError) as error:
-        reason = "timed out" if isinstance(error, TimeoutError) else f"{type(error).__name__}"
+        reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
         outcome = Outcome(None, f"{reason}: {error}"[:500], _ms(started))
     metrics.ATTEMPT_SECONDS.observe(time.perf_counter() - started)
-
-    async def record(session: AsyncSession) -> str:
-        return await _record(session, delivery.id, delivery.attempts, outcome, settings)
-
-    result = await runtime.database.unit_of_work(record, name="outbound.record")
-    metrics.ATTEMPTS.labels(event.type, result).inc()
-    log.info(
-        "outbound.attempt",
-        delivery_id=delivery.id,
-        endpoint_id=endpoint.id,
-        webhook_id=event.message_id,
-        event_type=event.type,
-        attempt=delivery.attempts,
-        outcome=result,
-        status_code=outcome.exchange.status_code if outcome.exchange else None,
-        latency_ms=outcome.latency_ms,
-    )
+    return outcome
 
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
-async def _record(
-    session: AsyncSession, delivery_id: int, attempt: int, outcome: Outcome, settings: Settings
+def _record(
+    session: AsyncSession,
+    delivery: OutboundDelivery,
+    endpoint: WebhookEndpoint,
+    attempt: int,
+    outcome: Outcome,
+    settings: Settings,
 ) -> str:
     """Write the attempt row and move the delivery (and maybe the endpoint) on."""
-    delivery = await session.get(OutboundDelivery, delivery_id, with_for_update=True)
-    if delivery is None:
-        return "gone"
-    endpoint = await repository.lock_endpoint(session, delivery.endpoint_id)
     exchange = outcome.exchange
     session.add(
         DeliveryAttempt(

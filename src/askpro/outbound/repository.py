@@ -73,18 +73,49 @@ async def claim(session: AsyncSession, limit: int, lease_seconds: float) -> list
     return sorted(int(row[0]) for row in rows)
 
 
-async def delivery_bundle(
-    session: AsyncSession, delivery_id: int
-) -> tuple[OutboundDelivery, OutboundEvent, WebhookEndpoint] | None:
-    row = (
-        await session.execute(
-            select(OutboundDelivery, OutboundEvent, WebhookEndpoint)
-            .join(OutboundEvent, OutboundEvent.id == OutboundDelivery.event_id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == OutboundDelivery.endpoint_id)
-            .where(OutboundDelivery.id == delivery_id)
-        )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+Bundle = tuple[OutboundDelivery, OutboundEvent, WebhookEndpoint]
+
+
+async def bundles(session: AsyncSession, delivery_ids: Sequence[int]) -> list[Bundle]:
+    """Each delivery with its event and endpoint, in delivery order (one query)."""
+    rows = await session.execute(
+        select(OutboundDelivery, OutboundEvent, WebhookEndpoint)
+        .join(OutboundEvent, OutboundEvent.id == OutboundDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == OutboundDelivery.endpoint_id)
+        .where(OutboundDelivery.id.in_(delivery_ids))
+        .order_by(OutboundDelivery.id)
+    )
+    return [(row[0], row[1], row[2]) for row in rows.all()]
+
+
+async def lock_for_recording(
+    session: AsyncSession, delivery_ids: Sequence[int]
+) -> tuple[dict[int, OutboundDelivery], dict[int, WebhookEndpoint]]:
+    """Lock the deliveries and their endpoints, always in id order (no deadlocks)."""
+    deliveries = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(OutboundDelivery)
+                .where(OutboundDelivery.id.in_(delivery_ids))
+                .order_by(OutboundDelivery.id)
+                .with_for_update()
+            )
+        ).scalars()
+    }
+    endpoint_ids = sorted({row.endpoint_id for row in deliveries.values()})
+    endpoints = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.id.in_(endpoint_ids))
+                .order_by(WebhookEndpoint.id)
+                .with_for_update()
+            )
+        ).scalars()
+    }
+    return deliveries, endpoints
 
 
 # -- endpoints ----------------------------------------------------------------------------
@@ -106,14 +137,6 @@ async def page_endpoints(
 ) -> tuple[list[WebhookEndpoint], str | None]:
     statement = select(WebhookEndpoint).where(WebhookEndpoint.company_id == company_id)
     return await paginate(session, statement, [SortKey(WebhookEndpoint.id)], page)
-
-
-async def lock_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
-    return (
-        await session.execute(
-            select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
-        )
-    ).scalar_one()
 
 
 # -- deliveries ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 :func:`record_event` is the one write path of the outbox: it adds the event row to the
 caller's session, so the event commits or rolls back with the change it describes.
 Appointment changes need no call at all: every history row booking writes for a booking,
-a move, a cancellation or a failed calendar sync becomes its event in the same flush
-(:func:`_appointment_history_to_events`), so booking's code paths stay untouched.
+a move, a cancellation or a failed calendar sync (``appointment_events``) writes its
+``appointment.*`` event in the same statement, by the ``appointment_events_outbox`` trigger
+(migration ``20261201_outbound``): no round trip is added to the booking path, and no
+code path of booking can forget it.
 """
 
 from __future__ import annotations
@@ -14,21 +16,18 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from askpro.config import Settings
 from askpro.kit.crypto import SecretBox
 from askpro.kit.pagination import PageRequest
 from askpro.kit.problems import Problem
 from askpro.kit.time import utc_now
-from askpro.models import Appointment, AppointmentEvent, Call, OutboundEvent, WebhookEndpoint
+from askpro.models import Call, OutboundEvent, WebhookEndpoint
 from askpro.outbound import repository, signing
 from askpro.outbound.schemas import (
     PAYLOAD_VERSION,
     PAYLOADS,
-    AppointmentPayload,
     AttemptOut,
     BillingPayload,
     CallPayload,
@@ -44,17 +43,6 @@ from askpro.outbound.schemas import (
 )
 from askpro.outbound.transport import TargetRefused, check_url
 
-# Appointment history kinds (booking's and the Cal.com sync's) → the event they announce.
-APPOINTMENT_KINDS: dict[str, EventType] = {
-    "booked": EventType.APPOINTMENT_BOOKED,
-    "booked_from_hold": EventType.APPOINTMENT_BOOKED,
-    "calcom.created": EventType.APPOINTMENT_BOOKED,
-    "rescheduled": EventType.APPOINTMENT_RESCHEDULED,
-    "calcom.rescheduled": EventType.APPOINTMENT_RESCHEDULED,
-    "cancelled": EventType.APPOINTMENT_CANCELLED,
-    "calcom.cancelled": EventType.APPOINTMENT_CANCELLED,
-    "sync_failed": EventType.APPOINTMENT_SYNC_FAILED,
-}
 CALL_EVENTS: dict[str, EventType] = {
     "call_started": EventType.CALL_STARTED,
     "call_ended": EventType.CALL_ENDED,
@@ -84,7 +72,7 @@ def _event_row(
 
 
 def record_event(
-    session: AsyncSession | Session,
+    session: AsyncSession,
     company_id: int,
     event_type: EventType,
     payload: BaseModel,
@@ -95,46 +83,6 @@ def record_event(
     row = _event_row(company_id, event_type, payload, ordering_key)
     session.add(row)
     return row
-
-
-def appointment_payload(appointment: Appointment, history: AppointmentEvent) -> AppointmentPayload:
-    return AppointmentPayload(
-        appointment_id=appointment.id,
-        status=appointment.status,
-        start=appointment.starts_at,
-        end=appointment.ends_at,
-        staff_id=appointment.staff_id,
-        service_id=appointment.service_id,
-        customer_id=appointment.customer_id,
-        branch_id=appointment.branch_id,
-        source=appointment.source,
-        calcom_sync_state=appointment.calcom_sync_state,
-        cancellation_reason=appointment.cancellation_reason,
-        actor_channel=history.channel,
-        changes=dict(history.changes or {}),
-    )
-
-
-@orm_event.listens_for(Session, "before_flush")
-def _appointment_history_to_events(session: Session, _context: Any, _instances: Any) -> None:
-    """Each new appointment history row of an announced kind adds its outbox row."""
-    for row in list(session.new):
-        if not isinstance(row, AppointmentEvent):
-            continue
-        event_type = APPOINTMENT_KINDS.get(row.kind)
-        if event_type is None:
-            continue
-        # The appointment was just written in this session: an identity-map hit, no query.
-        appointment = session.get(Appointment, row.appointment_id)
-        if appointment is None:
-            continue
-        record_event(
-            session,
-            row.company_id,
-            event_type,
-            appointment_payload(appointment, row),
-            ordering_key=f"appointment:{appointment.id}",
-        )
 
 
 def record_call_event(session: AsyncSession, event_type: str, call: Call) -> None:
