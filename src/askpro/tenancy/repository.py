@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, null, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
@@ -112,15 +113,36 @@ async def replace_staff_of_service(
 
 
 async def number_owner(
-    session: AsyncSession, e164: str
-) -> tuple[PhoneNumber, Company, Branch | None] | None:
-    """The phone number row, its company and its branch (if any) for an E.164 number."""
+    session: AsyncSession, e164: str, *, with_services: bool = False
+) -> tuple[PhoneNumber, Company, Branch | None, list[tuple[str, int]] | None] | None:
+    """The phone number row, its company, its branch (if any) and, when asked, the company's
+    active services as ``(name, minutes)`` by name — all in one round trip."""
+    services: Any = None
+    if with_services:
+        services = (
+            select(
+                func.coalesce(
+                    func.json_agg(
+                        aggregate_order_by(
+                            func.json_build_array(Service.name, Service.duration_minutes),
+                            Service.name,
+                        )
+                    ),
+                    text("'[]'::json"),
+                )
+            )
+            .where(Service.company_id == Company.id, Service.active.is_(True))
+            .scalar_subquery()
+        )
     row = (
         await session.execute(
-            select(PhoneNumber, Company, Branch)
+            select(PhoneNumber, Company, Branch, services if with_services else null())
             .join(Company, Company.id == PhoneNumber.company_id)
             .outerjoin(Branch, Branch.id == PhoneNumber.branch_id)
             .where(PhoneNumber.number == e164)
         )
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    if row is None:
+        return None
+    listed = [(str(name), int(minutes)) for name, minutes in row[3]] if with_services else None
+    return row[0], row[1], row[2], listed

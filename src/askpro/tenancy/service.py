@@ -38,6 +38,8 @@ class Route:
     branch_id: int | None
     agent_id: str | None
     branch: Branch | None = None
+    # The company's active services as (name, minutes), when the look-up asked for them.
+    services: list[tuple[str, int]] | None = None
 
     @property
     def time_zone(self) -> str:
@@ -54,16 +56,19 @@ def e164_or_none(raw: object) -> str | None:
         return None
 
 
-async def route_for_number(session: AsyncSession, number: str | None) -> Route | None:
-    """The one "which company owns this number" look-up (numbers in any format)."""
+async def route_for_number(
+    session: AsyncSession, number: str | None, *, with_services: bool = False
+) -> Route | None:
+    """The one "which company owns this number" look-up (numbers in any format); with
+    ``with_services`` the company's active services come in the same round trip."""
     e164 = e164_or_none(number)
     if e164 is None:
         return None
-    owner = await repository.number_owner(session, e164)
+    owner = await repository.number_owner(session, e164, with_services=with_services)
     if owner is None:
         return None
-    phone_number, company, branch = owner
-    return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch)
+    phone_number, company, branch, services = owner
+    return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch, services)
 
 
 RESOURCE_NAMES: dict[type[Any], str] = {
