@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -58,24 +58,40 @@ class Tool(Generic[ArgsT]):
     args: type[ArgsT]
     handler: Callable[[ToolContext, ArgsT], Awaitable[dict[str, Any]]]
     # A retried delivery of the same call gets the first answer (the tool changes something).
-    stored_answer: bool
+    stored_answer: bool = field(kw_only=True)
     # Changes the appointment book: refused while the company only takes messages.
-    changes_book: bool
+    changes_book: bool = field(kw_only=True)
 
 
 TOOLS: dict[str, Tool[Any]] = {
     "check_availability": Tool(
-        CheckAvailabilityArgs, tool_handlers.check_availability, False, False
+        CheckAvailabilityArgs, tool_handlers.check_availability,
+        stored_answer=False, changes_book=False,
     ),
-    "book_appointment": Tool(BookAppointmentArgs, tool_handlers.book_appointment, True, True),
-    "find_appointments": Tool(FindAppointmentsArgs, tool_handlers.find_appointments, False, False),
+    "book_appointment": Tool(
+        BookAppointmentArgs, tool_handlers.book_appointment,
+        stored_answer=True, changes_book=True,
+    ),
+    "find_appointments": Tool(
+        FindAppointmentsArgs, tool_handlers.find_appointments,
+        stored_answer=False, changes_book=False,
+    ),
     "reschedule_appointment": Tool(
-        RescheduleAppointmentArgs, tool_handlers.reschedule_appointment, True, True
+        RescheduleAppointmentArgs, tool_handlers.reschedule_appointment,
+        stored_answer=True, changes_book=True,
     ),
-    "cancel_appointment": Tool(CancelAppointmentArgs, tool_handlers.cancel_appointment, True, True),
-    "take_message": Tool(TakeMessageArgs, tool_handlers.take_message, True, False),
-    "request_callback": Tool(RequestCallbackArgs, tool_handlers.request_callback, True, False),
-}
+    "cancel_appointment": Tool(
+        CancelAppointmentArgs, tool_handlers.cancel_appointment,
+        stored_answer=True, changes_book=True,
+    ),
+    "take_message": Tool(
+        TakeMessageArgs, tool_handlers.take_message, stored_answer=True, changes_book=False
+    ),
+    "request_callback": Tool(
+        RequestCallbackArgs, tool_handlers.request_callback,
+        stored_answer=True, changes_book=False,
+    ),
+}  # fmt: skip
 
 
 async def handle(
