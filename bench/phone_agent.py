@@ -263,6 +263,36 @@ async def in_process_inbound(
     return result
 
 
+async def inbound_round_trips() -> int:
+    """SQL statements one inbound answer sends (load-independent; counted in-process)."""
+    from sqlalchemy import event
+
+    from askpro.config import load_settings
+    from askpro.db import Database, resolve_database_url
+    from askpro.integrations.retell.inbound import build_inbound_answer
+
+    settings = load_settings(data_dir=ROOT / "var" / "bench")
+    database = Database(resolve_database_url(settings), pool_size=2)
+    payload = {
+        "event": "call_inbound",
+        "call_inbound": {"from_number": "+4915112345678", "to_number": DEMO_PHONE_NUMBER},
+    }
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    try:
+        async with database.sessions() as session:
+            await build_inbound_answer(session, payload)  # warm: types, prepared statements
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        async with database.sessions() as session:
+            await build_inbound_answer(session, payload)
+    finally:
+        await database.dispose()
+    return len(statements)
+
+
 def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -322,6 +352,7 @@ def main() -> None:
                 not options.two_staff_only,
             )
         )
+        results["inbound_answer_round_trips"] = asyncio.run(inbound_round_trips())
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -21,6 +21,7 @@ from askpro.calls.cli import add_simulate_call
 from askpro.cliutil import console, enable_debug, load_or_exit, run_app, run_in_transaction
 from askpro.config import Settings
 from askpro.integrations.calcom.cli import calcom_cli
+from askpro.outbound.cli import events_cli
 from askpro.tenancy.cli import companies_cli
 from askpro.webhooks.cli import simulate_cli, webhooks_cli
 
@@ -39,6 +40,7 @@ SUB_APPS: dict[str, typer.Typer] = {
     "calcom": calcom_cli,
     "tokens": tokens_cli,
     "billing": billing_cli,
+    "events": events_cli,
 }
 for _name, _sub_app in SUB_APPS.items():
     cli.add_typer(_sub_app, name=_name)
@@ -96,6 +98,11 @@ def demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
                 f"webhooks: ASKPRO_{field.upper()} is unset, so the DEMO secret {secret!r} is "
                 "accepted (`askpro simulate …` uses it)"
             )
+    settings = settings.model_copy(update={"outbound_allow_local_targets": True})
+    console.print(
+        "Outbound events: demo mode, so http:// and local receivers are allowed "
+        "(start with --no-demo in production)"
+    )
     return settings
 
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -116,6 +116,20 @@ class Settings(BaseSettings):
     )
     # Booking: how long the caller waits for the Cal.com sync before the job takes over.
     booking_sync_budget_seconds: float = Field(default=3.0, gt=0, le=30)
+    # Outbound events (askpro.outbound). Demo and test mode allow http:// and receivers on
+    # loopback/private addresses; production refuses both (SSRF protection).
+    outbound_allow_local_targets: bool = False
+    # Waits after attempt 1, 2, …: 5 s … 20 h, about 3 days in all (± jitter), then `failed`.
+    outbound_retry_schedule_seconds: tuple[float, ...] = (
+        5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000,
+    )  # fmt: skip
+    outbound_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    outbound_timeout_seconds: float = Field(default=10.0, gt=0, le=15)
+    outbound_max_response_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    # An endpoint failing without a success for this long is disabled.
+    outbound_disable_after_seconds: float = Field(default=3 * 86400, gt=0)
+    # How long one attempt holds its delivery; a killed worker's lease expires after it.
+    outbound_lease_seconds: float = Field(default=30.0, ge=1, le=600)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -153,6 +167,13 @@ class Settings(BaseSettings):
 
         parse(value)  # raises ValueError on anything but e.g. "600/minute"
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        # A lease shorter than an attempt would let a second worker send it concurrently.
+        if self.outbound_lease_seconds <= self.outbound_timeout_seconds:
+            raise ValueError("outbound_lease_seconds must be longer than outbound_timeout_seconds")
+        return self
 
     @field_validator("calcom_api_base")
     @classmethod

@@ -30,6 +30,7 @@ TASK_MODULES: list[str] = [
     "askpro.webhooks.tasks",
     "askpro.booking.tasks",
     "askpro.integrations.calcom.sync.reconcile",
+    "askpro.outbound.tasks",
 ]
 
 app = procrastinate.App(
@@ -160,3 +161,13 @@ async def retry_stalled_jobs(timestamp: int) -> int:
 
 
 periodic(cron="* * * * * */10", periodic_id="retry_stalled_jobs")(retry_stalled_jobs)
+
+
+@task("askpro.prune_succeeded_jobs")
+async def prune_succeeded_jobs(timestamp: int) -> None:
+    """Drop succeeded jobs after a day: periodic jobs (the outbound dispatch runs every
+    second) would otherwise grow the queue table by ~100k rows a day. Failed jobs stay."""
+    await app.job_manager.delete_old_jobs(nb_hours=24)
+
+
+periodic(cron="17 * * * *", periodic_id="prune_succeeded_jobs")(prune_succeeded_jobs)

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.api.route_table import API_PREFIX, RouteEntry, route_table
 from askpro.app import create_app
 from askpro.config import load_settings
-from askpro.models import Call, Company, PhoneNumber, StaffService
+from askpro.models import Call, CallerMessage, Company, PhoneNumber, StaffService
 from tests.fixtures import factories
 from tests.fixtures.auth import create_token
+from tests.fixtures.outbound import create_delivery, create_endpoint, latest_endpoint
 from tests.fixtures.webhooks import create_webhook_event
 
 
@@ -74,6 +75,22 @@ async def _call(session: AsyncSession, company: Company) -> int:
     return row.id
 
 
+async def _endpoint(session: AsyncSession, company: Company) -> int:
+    return (await create_endpoint(session, company))[0].id
+
+
+async def _delivery(session: AsyncSession, company: Company) -> int:
+    # Of the endpoint made for {endpoint_id} just before (paths name the endpoint first).
+    return (await create_delivery(session, await latest_endpoint(session, company))).id
+
+
+async def _message(session: AsyncSession, company: Company) -> int:
+    row = CallerMessage(company_id=company.id, kind="message", body="Bitte zurückrufen")
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
 def bookable_start(days_ahead: int = 2, hour: int = 10) -> str:
     """A Tuesday at ``hour`` in Berlin, ``days_ahead``+ days from now: inside the default
     opening hours, notice and horizon of a company without a calendar."""
@@ -93,6 +110,9 @@ PATH_PARAMETERS: dict[str, Callable[[AsyncSession, Company], Awaitable[int]]] = 
     "webhook_event_id": _webhook_event,
     "customer_id": _customer,
     "call_id": _call,
+    "endpoint_id": _endpoint,
+    "delivery_id": _delivery,
+    "message_id": _message,
 }
 
 

@@ -14,10 +14,12 @@ from askpro.api import (
     calls,
     companies,
     customers,
+    messages,
     phone_numbers,
     services,
     staff,
     tokens,
+    webhook_endpoints,
     webhook_events,
 )
 from askpro.api.deps import reject_unknown_query_parameters
@@ -44,6 +46,8 @@ for module in (
     audit_logs,
     billing,
     webhook_events,
+    webhook_endpoints,
+    messages,
 ):
     router.include_router(module.router)
 

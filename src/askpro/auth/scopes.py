@@ -23,6 +23,10 @@ class Scope(StrEnum):
     BILLING_WRITE = "billing:write"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_REPLAY = "webhooks:replay"
+    WEBHOOK_ENDPOINTS_READ = "webhook-endpoints:read"
+    WEBHOOK_ENDPOINTS_WRITE = "webhook-endpoints:write"
+    MESSAGES_READ = "messages:read"
+    MESSAGES_WRITE = "messages:write"
     TOKENS_WRITE = "tokens:write"
     AUDIT_READ = "audit:read"
 
@@ -45,6 +49,12 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.BILLING_WRITE: "Change billing settings.",
     Scope.WEBHOOKS_READ: "List and read received webhook events.",
     Scope.WEBHOOKS_REPLAY: "Replay webhook events.",
+    Scope.WEBHOOK_ENDPOINTS_READ: "Read outbound webhook endpoints and their delivery log.",
+    Scope.WEBHOOK_ENDPOINTS_WRITE: (
+        "Create, change, delete outbound webhook endpoints; rotate secrets; replay deliveries."
+    ),
+    Scope.MESSAGES_READ: "Read the messages and call-back requests the agent took.",
+    Scope.MESSAGES_WRITE: "Mark messages and call-back requests done.",
     Scope.TOKENS_WRITE: "List, create and revoke API tokens of the company.",
     Scope.AUDIT_READ: "Read the audit log.",
 }

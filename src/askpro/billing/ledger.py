@@ -23,6 +23,7 @@ from askpro.billing.metrics import LEDGER_ENTRIES, OUT_OF_CREDIT
 from askpro.models import BillingAccount, Company, LedgerEntry
 from askpro.models.billing import LEDGER_KINDS
 from askpro.observability import get_logger
+from askpro.outbound import service as outbound
 
 log = get_logger(__name__)
 
@@ -134,6 +135,15 @@ async def post_entry(
     LEDGER_ENTRIES.labels(kind, "posted").inc()
     if out_of_credit and balance - amount_cents > 0:
         OUT_OF_CREDIT.inc()
+    if company_id is not None:
+        outbound.record_billing_events(
+            session,
+            company_id,
+            kind=kind,
+            amount_cents=amount_cents,
+            balance_cents=balance,
+            became_out_of_credit=out_of_credit and balance - amount_cents > 0,
+        )
     log.info(
         "billing.ledger.posted",
         kind=kind,

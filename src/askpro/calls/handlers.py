@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.calls import service
 from askpro.models import WebhookEvent
 from askpro.observability import get_logger
+from askpro.outbound import service as outbound
 from askpro.webhooks.registry import handles
 
 log = get_logger(__name__)
@@ -20,4 +21,5 @@ async def apply_call_event(session: AsyncSession, event: WebhookEvent) -> None:
     if not isinstance(call, dict) or not call.get("call_id"):
         log.warning("calls.event_without_call", event_id=event.id, event_type=event.event_type)
         return
-    await service.upsert_from_event(session, event.event_type, call)
+    row = await service.upsert_from_event(session, event.event_type, call)
+    outbound.record_call_event(session, event.event_type, row)

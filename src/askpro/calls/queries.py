@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.booking.schemas import AppointmentOut
 from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Appointment, Call
+from askpro.outbound import messages
+from askpro.outbound.schemas import MessageOut
 
 
 class CallOut(BaseModel):
@@ -40,6 +42,9 @@ class CallDetail(CallOut):
     summary: str | None
     analysis: dict[str, Any] | None
     appointments: list[AppointmentOut]
+    messages: list[MessageOut] = Field(
+        description="Messages and call-back requests the agent took during the call."
+    )
 
 
 # Newest first; created_at is never null (started_at is, until call_started arrives).
@@ -96,5 +101,9 @@ async def get_call(session: AsyncSession, company_id: int, call_row_id: int) -> 
             "summary": call.summary,
             "analysis": call.analysis,
             "appointments": [AppointmentOut.model_validate(row) for row in appointments],
+            "messages": [
+                MessageOut.model_validate(row)
+                for row in await messages.messages_of_call(session, company_id, call.id)
+            ],
         }
     )

@@ -11,61 +11,19 @@ Merge rules, applied in one ``INSERT … ON CONFLICT (call_id) DO UPDATE`` (race
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal, null, select
+from sqlalchemy import case, func, literal, null
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.customers import service as customers
-from askpro.kit.phone import InvalidPhoneNumber, normalize_phone
-from askpro.models import Branch, Call, Company, PhoneNumber
+from askpro.integrations.retell.call import RetellCall
+from askpro.models import Call
+from askpro.tenancy.service import Route, e164_or_none, route_for_number
 
 STATUS_RANK = {"registered": 0, "ongoing": 1, "ended": 2, "not_connected": 2, "error": 3}
 FINAL_EVENTS = frozenset({"call_ended", "call_analyzed"})
-
-
-@dataclass(frozen=True)
-class Route:
-    """Which company (and branch) a call belongs to, found from the dialled number."""
-
-    company: Company
-    branch_id: int | None
-    agent_id: str | None
-    branch: Branch | None = None
-
-    @property
-    def time_zone(self) -> str:
-        branch_zone = self.branch.time_zone if self.branch is not None else None
-        return branch_zone or self.company.time_zone
-
-
-def e164_or_none(raw: object) -> str | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        return normalize_phone(raw, "DE")
-    except InvalidPhoneNumber:
-        return None
-
-
-async def route_for_number(session: AsyncSession, number: str | None) -> Route | None:
-    e164 = e164_or_none(number)
-    if e164 is None:
-        return None
-    row = (
-        await session.execute(
-            select(PhoneNumber, Company, Branch)
-            .join(Company, Company.id == PhoneNumber.company_id)
-            .outerjoin(Branch, Branch.id == PhoneNumber.branch_id)
-            .where(PhoneNumber.number == e164)
-        )
-    ).first()
-    if row is None:
-        return None
-    phone_number, company, branch = row
-    return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch)
 
 
 def _number(raw: object) -> str | None:
@@ -100,10 +58,10 @@ def _rank(column: Any) -> Any:
 
 async def upsert_from_event(session: AsyncSession, event_type: str, call: dict[str, Any]) -> Call:
     """Apply one Retell event's call object to the call row (created when new)."""
+    retell_call = RetellCall.from_payload(call)
     direction = call.get("direction")
-    our_number = call.get("from_number") if direction == "outbound" else call.get("to_number")
-    their_number = call.get("to_number") if direction == "outbound" else call.get("from_number")
-    route = await route_for_number(session, our_number)
+    their_number = retell_call.caller_number
+    route = await route_for_number(session, retell_call.our_number)
     customer_id = None
     if route is not None:
         customer = await customers.find_by_phone(session, route.company, their_number)
@@ -189,28 +147,20 @@ def _longest(old: Any, new: Any) -> Any:
     )
 
 
-async def ensure_call(
-    session: AsyncSession,
-    call_id: str,
-    route: Route,
-    *,
-    from_number: str | None,
-    to_number: str | None,
-    direction: str | None = "inbound",
-    agent_id: str | None = None,
-) -> Call:
+async def ensure_call(session: AsyncSession, route: Route, call: RetellCall) -> Call:
     """The call row a tool call belongs to (created before ``call_started`` if need be)."""
+    assert call.call_id is not None
     return await _upsert(
         session,
         {
-            "call_id": call_id,
+            "call_id": call.call_id,
             "company_id": route.company.id,
             "branch_id": route.branch_id,
             "customer_id": None,
-            "agent_id": _text(agent_id, 100),
-            "from_number": _number(from_number),
-            "to_number": _number(to_number),
-            "direction": _text(direction, 20),
+            "agent_id": _text(call.agent_id, 100),
+            "from_number": _number(call.from_number),
+            "to_number": _number(call.to_number),
+            "direction": call.direction.value,
             "status": "ongoing",
             "started_at": None,
             "ended_at": None,

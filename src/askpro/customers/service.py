@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.customers import repository
 from askpro.kit.phone import InvalidPhoneNumber, normalize_email, normalize_phone
 from askpro.models import Company, Customer, CustomerMerge
+from askpro.outbound import service as outbound
 
 ANONYMOUS_NUMBERS = frozenset({"anonymous", "unknown", "restricted", "private", ""})
 
@@ -167,5 +168,6 @@ async def merge_duplicates(
                 actor=actor,
             )
         )
+    outbound.record_customer_merge(session, company.id, survivor.id, losers)
     await session.flush()
     return survivor

@@ -9,6 +9,13 @@ from askpro.models.booking import CustomerMerge, ToolCallAnswer
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
+from askpro.models.outbound import (
+    CallerMessage,
+    DeliveryAttempt,
+    OutboundDelivery,
+    OutboundEvent,
+    WebhookEndpoint,
+)
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService
 from askpro.models.webhooks import WebhookEvent
 
@@ -23,11 +30,15 @@ __all__ = [
     "CalcomBooking",
     "CalcomSyncCursor",
     "Call",
+    "CallerMessage",
     "Company",
     "Customer",
     "CustomerMerge",
+    "DeliveryAttempt",
     "Invoice",
     "LedgerEntry",
+    "OutboundDelivery",
+    "OutboundEvent",
     "Payment",
     "PhoneNumber",
     "Service",
@@ -35,5 +46,6 @@ __all__ = [
     "StaffService",
     "Subscription",
     "ToolCallAnswer",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

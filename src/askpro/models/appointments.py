@@ -54,6 +54,7 @@ class HistoryKind(StrEnum):
     CALCOM_LINKED = "calcom_linked"
     CALCOM_RESCHEDULED = "calcom_rescheduled"
     CALCOM_CANCELLED = "calcom_cancelled"
+    SYNC_FAILED = "sync_failed"  # the push to Cal.com gave up (announced as an outbound event)
     # What Cal.com reported (webhooks, reconciliation), applied by booking's service.
     EXTERNAL_CREATED = "calcom.created"
     EXTERNAL_REQUESTED = "calcom.requested"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, func, null, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
@@ -148,3 +148,39 @@ async def active_services(session: AsyncSession, company_id: int) -> list[Servic
         .order_by(Service.id)
     )
     return list((await session.scalars(statement)).all())
+
+
+async def number_owner(
+    session: AsyncSession, e164: str, *, with_services: bool = False
+) -> tuple[PhoneNumber, Company, Branch | None, list[tuple[str, int]] | None] | None:
+    """The phone number row, its company, its branch (if any) and, when asked, the company's
+    active services as ``(name, minutes)`` by name — all in one round trip."""
+    services: Any = None
+    if with_services:
+        services = (
+            select(
+                func.coalesce(
+                    func.json_agg(
+                        aggregate_order_by(
+                            func.json_build_array(Service.name, Service.duration_minutes),
+                            Service.name,
+                        )
+                    ),
+                    text("'[]'::json"),
+                )
+            )
+            .where(Service.company_id == Company.id, Service.active.is_(True))
+            .scalar_subquery()
+        )
+    row = (
+        await session.execute(
+            select(PhoneNumber, Company, Branch, services if with_services else null())
+            .join(Company, Company.id == PhoneNumber.company_id)
+            .outerjoin(Branch, Branch.id == PhoneNumber.branch_id)
+            .where(PhoneNumber.number == e164)
+        )
+    ).first()
+    if row is None:
+        return None
+    listed = [(str(name), int(minutes)) for name, minutes in row[3]] if with_services else None
+    return row[0], row[1], row[2], listed

@@ -7,6 +7,7 @@ reported exactly like a missing one (404), so nothing leaks across tenants.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,6 +28,48 @@ from askpro.tenancy.schemas import (
     ServiceCreate,
     StaffCreate,
 )
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which company (and branch) a call belongs to, found from the company's number."""
+
+    company: Company
+    branch_id: int | None
+    agent_id: str | None
+    branch: Branch | None = None
+    # The company's active services as (name, minutes), when the look-up asked for them.
+    services: list[tuple[str, int]] | None = None
+
+    @property
+    def time_zone(self) -> str:
+        branch_zone = self.branch.time_zone if self.branch is not None else None
+        return branch_zone or self.company.time_zone
+
+
+def e164_or_none(raw: object) -> str | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return normalize_phone(raw, "DE")
+    except InvalidPhoneNumber:
+        return None
+
+
+async def route_for_number(
+    session: AsyncSession, number: str | None, *, with_services: bool = False
+) -> Route | None:
+    """The one "which company owns this number" look-up (numbers in any format); with
+    ``with_services`` the company's active services come in the same round trip."""
+    e164 = e164_or_none(number)
+    if e164 is None:
+        return None
+    owner = await repository.number_owner(session, e164, with_services=with_services)
+    if owner is None:
+        return None
+    phone_number, company, branch, services = owner
+    return Route(company, phone_number.branch_id, phone_number.retell_agent_id, branch, services)
+
 
 RESOURCE_NAMES: dict[type[Any], str] = {
     Branch: "Branch",

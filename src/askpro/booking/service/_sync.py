@@ -254,6 +254,12 @@ async def _record_error(
         appointment.calcom_sync_error = message[:500]
         if failed:
             appointment.calcom_sync_state = SyncState.FAILED
+            # The history row is also what announces appointment.sync_failed (outbound).
+            session.add(
+                repository.history(
+                    appointment, HistoryKind.SYNC_FAILED, ACTOR, "system", error=message[:500]
+                )
+            )
 
     await database.unit_of_work(work, name="booking.sync.error")
 

@@ -216,7 +216,9 @@ def map_command(
         raise fail(f"{problem.title}: company {company}", exit_code=1) from None
     client = calcom_client_for(tenant, settings)
     if client is None:
-        raise fail(f"company #{company}: no Cal.com key configured (ASKPRO_CALCOM_API_KEY)", exit_code=1)
+        raise fail(
+            f"company #{company}: no Cal.com key configured (ASKPRO_CALCOM_API_KEY)", exit_code=1
+        )
 
     async def fetch() -> tuple[list[Link], list[str]]:
         try:

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from askpro.booking.service import BookingContext
-from askpro.calls.service import Route, e164_or_none, route_for_number
 from askpro.models import Service
 from askpro.runtime import Runtime
+from askpro.tenancy.service import Route, e164_or_none, route_for_number
 
 CATALOG_KEY = "retell.catalog"
 TTL_SECONDS = 5.0

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing import service as billing_service
-from askpro.calls.service import route_for_number
 from askpro.customers import service as customers
 from askpro.integrations.retell.metrics import INBOUND_ANSWERS
 from askpro.kit.time import utc_now, zone
-from askpro.models import Company, Service
+from askpro.models import Company
 from askpro.observability import get_logger
+from askpro.tenancy.service import route_for_number
 
 log = get_logger(__name__)
 
@@ -33,7 +32,8 @@ async def should_take_message(session: AsyncSession, company: Company) -> bool:
 async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
     inbound = payload.get("call_inbound") if isinstance(payload, dict) else None
     inbound = inbound if isinstance(inbound, dict) else {}
-    route = await route_for_number(session, inbound.get("to_number"))
+    # One round trip for the number's company, branch and services (the hot path).
+    route = await route_for_number(session, inbound.get("to_number"), with_services=True)
     if route is None:
         INBOUND_ANSWERS.labels("unknown_number").inc()
         log.warning("retell.inbound_unknown_number")
@@ -41,13 +41,7 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
     company = route.company
     branch = route.branch
     customer = await customers.find_by_phone(session, company, inbound.get("from_number"))
-    services = (
-        await session.execute(
-            select(Service.name, Service.duration_minutes)
-            .where(Service.company_id == company.id, Service.active.is_(True))
-            .order_by(Service.name)
-        )
-    ).all()
+    services = route.services or []
     time_zone = route.time_zone
     now = utc_now().astimezone(zone(time_zone))
     take_message = await should_take_message(session, company)
@@ -64,9 +58,11 @@ async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -
         "services": ", ".join(f"{name} ({minutes} min)" for name, minutes in services),
         "booking_mode": "take_message" if take_message else "book",
         "agent_instruction": (
-            "Do not book, move or cancel appointments; take a message for the business."
+            "Do not book, move or cancel appointments; take a message for the business "
+            "with take_message, or request_callback when the caller wants to be called back."
             if take_message
-            else "You may check availability and book, move or cancel appointments."
+            else "You may check availability and book, move or cancel appointments; when "
+            "nothing suitable is free, offer take_message or request_callback."
         ),
     }
     metadata = {

@@ -253,3 +253,34 @@ def appointments_message(
         return f"Ich finde {found}: {listed}."
     found = "one upcoming appointment" if count == 1 else f"{count} upcoming appointments"
     return f"I found {found}: {listed}."
+
+
+# -- messages and call-backs (the take_message / request_callback tools) ------------------
+
+
+def offer_message_tools(locale: str) -> str:
+    """Said after "nothing free": the agent offers a message or a call-back instead."""
+    if language(locale) == "de":
+        return "Ich kann gern eine Nachricht aufnehmen oder einen Rückruf vereinbaren."
+    return "I can take a message or arrange a call-back for you."
+
+
+def take_message_mode_message(locale: str) -> str:
+    """The answer to a booking tool while the company only takes messages."""
+    if language(locale) == "de":
+        return "Ich kann gerade keine Termine ändern; ich nehme gern eine Nachricht auf."
+    return "I can't change appointments right now; I'm happy to take a message."
+
+
+def message_taken_message(locale: str) -> str:
+    if language(locale) == "de":
+        return "Ich habe Ihre Nachricht notiert und gebe sie weiter."
+    return "I've noted your message and will pass it on."
+
+
+def callback_requested_message(window: str | None, locale: str) -> str:
+    if language(locale) == "de":
+        when = f" ({window})" if window else ""
+        return f"Ich habe Ihren Rückrufwunsch{when} notiert; wir melden uns bei Ihnen."
+    when = f" ({window})" if window else ""
+    return f"I've noted your call-back request{when}; we'll get back to you."

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from askpro.calls.service import route_for_number
 from askpro.integrations.retell import tools
+from askpro.integrations.retell.call import RetellCall
+from askpro.integrations.retell.context import invalid
 from askpro.integrations.retell.inbound import build_inbound_answer
 from askpro.integrations.retell.schemas import ToolRequest
 from askpro.kit.crypto import SecretBox
 from askpro.kit.problems import Problem
 from askpro.runtime import Runtime
+from askpro.tenancy.service import route_for_number
 from askpro.webhooks.registry import set_inbound_responder
 from askpro.webhooks.signatures import SignatureError, split_secrets, verify_retell
 
@@ -48,11 +50,9 @@ async def _verify(runtime: Runtime, body: bytes, header: str | None) -> None:
         call = json.loads(body).get("call") or {}
     except (ValueError, AttributeError):
         raise first_error from None
-    number = (
-        call.get("from_number") if call.get("direction") == "outbound" else call.get("to_number")
-    )
+    number = RetellCall.from_payload(call if isinstance(call, dict) else None).our_number
     async with runtime.database.sessions() as session:
-        route = await route_for_number(session, number if isinstance(number, str) else None)
+        route = await route_for_number(session, number)
     encrypted = route.company.retell_api_key_encrypted if route else None
     if not encrypted:
         raise first_error
@@ -74,5 +74,5 @@ async def tool_call(name: str, request: Request) -> ToolAnswerResponse:
         payload: Any = json.loads(body)
         parsed = ToolRequest.model_validate(payload)
     except (ValueError, ValidationError):
-        return ToolAnswerResponse(tools.invalid("de", ["body"], "the body is not a tool call"))
+        return ToolAnswerResponse(invalid("de", ["body"], "the body is not a tool call"))
     return ToolAnswerResponse(await tools.handle(runtime, name, parsed))

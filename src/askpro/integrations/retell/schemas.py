@@ -60,6 +60,28 @@ class CancelAppointmentArgs(ToolArgs):
     reason: str | None = Field(default=None, max_length=200)
 
 
+Urgency = Literal["low", "normal", "high"]
+
+
+class TakeMessageArgs(ToolArgs):
+    message: str = Field(min_length=1, max_length=4000, description="In the caller's words.")
+    caller_name: str | None = Field(default=None, max_length=200)
+    caller_number: str | None = Field(
+        default=None, max_length=40, description="A number to call back, if not this line's."
+    )
+    urgency: Urgency = "normal"
+
+
+class RequestCallbackArgs(ToolArgs):
+    preferred_window: str | None = Field(
+        default=None, max_length=200, description="When the caller wants to be called back."
+    )
+    reason: str | None = Field(default=None, max_length=4000)
+    caller_name: str | None = Field(default=None, max_length=200)
+    caller_number: str | None = Field(default=None, max_length=40)
+    urgency: Urgency = "normal"
+
+
 class ToolRequest(BaseModel):
     """Retell's custom-function body: ``{name, call, args}``."""
 
@@ -73,19 +95,6 @@ class ToolRequest(BaseModel):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
-
-
-TOOL_ARGS: dict[str, type[ToolArgs]] = {
-    "check_availability": CheckAvailabilityArgs,
-    "book_appointment": BookAppointmentArgs,
-    "find_appointments": FindAppointmentsArgs,
-    "reschedule_appointment": RescheduleAppointmentArgs,
-    "cancel_appointment": CancelAppointmentArgs,
-}
-# Tools whose repeated delivery must give the first answer (they change the book).
-STORED_ANSWER_TOOLS = frozenset(
-    {"book_appointment", "reschedule_appointment", "cancel_appointment"}
-)
 
 
 _DATE = {
@@ -163,6 +172,45 @@ RETELL_TOOLS: list[dict[str, Any]] = [
             "properties": {
                 "appointment_id": _APPOINTMENT_ID,
                 "reason": {"type": "string", "description": "Why, in the caller's words."},
+            },
+            "required": [],
+        },
+    },
+    {
+        "name": "take_message",
+        "description": "Take a message for the business when you cannot book (take_message "
+        "mode, no free time, the caller wants a person). Say the returned message.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string", "description": "The message, in the caller's words."},
+                "caller_name": {"type": "string", "description": "The caller's name."},
+                "caller_number": {
+                    "type": "string",
+                    "description": "A number to call back, if not the one calling.",
+                },
+                "urgency": {"type": "string", "enum": ["low", "normal", "high"]},
+            },
+            "required": ["message"],
+        },
+    },
+    {
+        "name": "request_callback",
+        "description": "Ask the business to call the caller back (optionally in a time window).",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "preferred_window": {
+                    "type": "string",
+                    "description": "When to call back, e.g. 'tomorrow morning'.",
+                },
+                "reason": {"type": "string", "description": "What it is about."},
+                "caller_name": {"type": "string", "description": "The caller's name."},
+                "caller_number": {
+                    "type": "string",
+                    "description": "A number to call back, if not the one calling.",
+                },
+                "urgency": {"type": "string", "enum": ["low", "normal", "high"]},
             },
             "required": [],
         },

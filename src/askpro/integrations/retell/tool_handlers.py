@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.booking import service
 from askpro.booking.gateway import CalendarUnavailable
@@ -25,24 +25,27 @@ from askpro.booking.service import (
     load_context,
     subtract_local,
 )
-from askpro.integrations.retell import messages
+from askpro.integrations.retell import messages, repository
+from askpro.integrations.retell.context import (
+    MessageOutcome,
+    ToolContext,
+    answer,
+    from_result,
+    invalid,
+)
 from askpro.integrations.retell.schemas import (
     BookAppointmentArgs,
     CancelAppointmentArgs,
     CheckAvailabilityArgs,
     FindAppointmentsArgs,
+    RequestCallbackArgs,
     RescheduleAppointmentArgs,
-)
-from askpro.integrations.retell.tools import (
-    ToolContext,
-    answer,
-    find_service,
-    find_staff,
-    from_result,
-    invalid,
+    TakeMessageArgs,
 )
 from askpro.kit.time import zone
-from askpro.models import Call, Service
+from askpro.models import Service, Staff
+from askpro.outbound import messages as caller_messages
+from askpro.outbound.schemas import MessageKind, Urgency
 
 PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 CHANNEL = "phone"
@@ -83,6 +86,30 @@ def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
 
 def _actor(context: ToolContext) -> str:
     return f"retell:{context.call_id or 'unknown-call'}"
+
+
+async def find_service(context: ToolContext, name: str) -> Service | list[str]:
+    """The company's service called ``name`` (or the one it names unambiguously)."""
+    services = context.catalog.services if context.catalog else None
+    if services is None:
+        async with context.read() as session:
+            services = await repository.active_services(session, context.company.id)
+            session.expunge_all()
+        if context.catalog is not None:
+            context.catalog.services = services
+    wanted = name.casefold()
+    for matches in (
+        [s for s in services if s.name.casefold() == wanted],
+        [s for s in services if wanted in s.name.casefold() or s.name.casefold() in wanted],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+    return [service.name for service in services]
+
+
+async def find_staff(context: ToolContext, name: str) -> Staff | None:
+    async with context.read() as session:
+        return await repository.staff_named(session, context.company.id, name)
 
 
 async def _resolve(
@@ -194,9 +221,7 @@ async def _list_options(
         async with context.read() as session:
             if context.call_row_id is None and context.call_id is not None:
                 # The call's own hold must not hide its time from the call itself.
-                context.call_row_id = (
-                    await session.execute(select(Call.id).where(Call.call_id == context.call_id))
-                ).scalar_one_or_none()
+                context.call_row_id = await repository.call_row_id(session, context.call_id)
             slots = await subtract_local(
                 session,
                 booking_context,
@@ -358,3 +383,62 @@ async def cancel_appointment(context: ToolContext, args: CancelAppointmentArgs) 
         sync_budget_seconds=context.runtime.settings.booking_sync_budget_seconds,
     )
     return from_result(result, context)
+
+
+async def _take(
+    context: ToolContext,
+    kind: MessageKind,
+    *,
+    caller_name: str | None,
+    caller_number: str | None,
+    body: str | None,
+    urgency: str,
+    window: str | None,
+) -> None:
+    """Store the message on the call and the caller's customer; announce it (one unit)."""
+
+    async def work(session: AsyncSession) -> None:
+        await caller_messages.take(
+            session,
+            context.company.id,
+            kind,
+            call_row_id=context.call_row_id,
+            retell_call_id=context.call_id,
+            customer_id=context.customer_id,
+            caller_name=caller_name,
+            caller_number=caller_number or context.caller_number,
+            body=body,
+            urgency=Urgency(urgency),
+            callback_window=window,
+        )
+
+    await context.runtime.database.unit_of_work(work, name="retell.take_message")
+
+
+async def take_message(context: ToolContext, args: TakeMessageArgs) -> dict[str, Any]:
+    await _take(
+        context,
+        MessageKind.MESSAGE,
+        caller_name=args.caller_name,
+        caller_number=args.caller_number,
+        body=args.message,
+        urgency=args.urgency,
+        window=None,
+    )
+    return answer(MessageOutcome.MESSAGE_TAKEN, messages.message_taken_message(context.locale))
+
+
+async def request_callback(context: ToolContext, args: RequestCallbackArgs) -> dict[str, Any]:
+    await _take(
+        context,
+        MessageKind.CALLBACK,
+        caller_name=args.caller_name,
+        caller_number=args.caller_number,
+        body=args.reason,
+        urgency=args.urgency,
+        window=args.preferred_window,
+    )
+    return answer(
+        MessageOutcome.CALLBACK_REQUESTED,
+        messages.callback_requested_message(args.preferred_window, context.locale),
+    )

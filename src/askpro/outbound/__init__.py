@@ -1,0 +1,1 @@
+"""Outbound events: signed Standard Webhooks deliveries of what happened to a company."""
