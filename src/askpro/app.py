@@ -22,7 +22,7 @@ from askpro.integrations.calcom.standin import create_standin_app
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
-from askpro.ops import health
+from askpro.ops import health, liveness
 from askpro.runtime import Runtime, build_runtime, set_runtime
 from askpro.webhooks import routes as webhook_routes
 
@@ -76,6 +76,7 @@ def create_app(
         app.state.runtime = current
         queue_pool = await worker.open_queue(current.database.url)
         worker_task: asyncio.Task[None] | None = None
+        watchdog = asyncio.create_task(liveness.watch(current), name="queue-watchdog")
         if run_worker:
             worker_task = asyncio.create_task(
                 worker.run_worker(
@@ -86,6 +87,9 @@ def create_app(
         try:
             yield
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
