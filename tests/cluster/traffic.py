@@ -21,6 +21,7 @@ def topup_body(company_id: int, intent_id: str, amount_cents: int = 100) -> byte
     """A paid Checkout session crediting ``company_id`` (one ledger entry per intent)."""
     checkout = stripe_object(
         "checkout.session",
+        id=f"cs_{intent_id}",  # its own entity: top-ups of one company run in parallel
         status="complete",
         payment_status="paid",
         payment_intent=intent_id,
@@ -52,7 +53,9 @@ class Spreader:
     def url(self) -> str:
         return self.urls[next(self._next) % len(self.urls)]
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str], url: str | None = None) -> int:
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str], url: str | None = None
+    ) -> int:
         """POST and return the status; 0 when the process could not be reached."""
         try:
             response = await self._client.post(
@@ -70,8 +73,17 @@ class Spreader:
         headers = {"Stripe-Signature": sign_stripe(body, CLUSTER_STRIPE_SECRET)}
         return await self.post("/webhooks/stripe", body, headers, url)
 
+    async def retell(self, body: bytes, url: str | None = None) -> int:
+        headers = {"x-retell-signature": sign_retell(body, CLUSTER_RETELL_KEY)}
+        return await self.post("/webhooks/retell", body, headers, url)
+
     async def tool(
-        self, name: str, args: dict[str, Any], call_id: str, url: str | None = None
+        self,
+        name: str,
+        args: dict[str, Any],
+        call_id: str,
+        url: str | None = None,
+        from_number: str = "+4915112345678",
     ) -> tuple[int, dict[str, Any]]:
         payload = {
             "name": name,
@@ -80,7 +92,7 @@ class Spreader:
                 "call_type": "phone_call",
                 "call_status": "ongoing",
                 "direction": "inbound",
-                "from_number": "+4915112345678",
+                "from_number": from_number,
                 "to_number": DEMO_PHONE_NUMBER,
                 "agent_id": "agent_cluster",
             },
@@ -98,9 +110,11 @@ class Spreader:
             self.statuses.append(0)
             return 0, {}
         self.statuses.append(response.status_code)
-        answer = response.json() if response.headers.get("content-type", "").startswith(
-            "application/json"
-        ) else {}
+        answer = (
+            response.json()
+            if response.headers.get("content-type", "").startswith("application/json")
+            else {}
+        )
         return response.status_code, answer
 
 
