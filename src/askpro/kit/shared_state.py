@@ -34,12 +34,18 @@ FALLBACK_ACTIVE = Gauge(
     ["component"],
 )
 
-_degraded: dict[str, str] = {}
+# Component → (the Redis error that sent it to its fallback, when it tries Redis again).
+_degraded: dict[str, tuple[str, float]] = {}
 
 
 def degraded_components() -> dict[str, str]:
-    """Component → the Redis error that sent it to its fallback (empty: all shared)."""
-    return dict(_degraded)
+    """Components on their fallback now → the Redis error (empty: all shared).
+
+    A component that failed but has not been used since its retry time is not listed:
+    it will try Redis on its next use (``/health/ready`` pings Redis itself).
+    """
+    now = time.monotonic()
+    return {name: error for name, (error, retry_at) in _degraded.items() if now < retry_at}
 
 
 class Fallback:
@@ -64,7 +70,7 @@ class Fallback:
                 error=f"{type(error).__name__}: {error}"[:300],
                 retry_in_s=RETRY_SECONDS,
             )
-        _degraded[self.component] = type(error).__name__
+        _degraded[self.component] = (type(error).__name__, self._retry_at)
         FALLBACK_ACTIVE.labels(self.component).set(1)
 
     def succeeded(self) -> None:

@@ -16,10 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cashews import Cache
+from cashews.exceptions import CacheBackendInteractionError
 
 from askpro.integrations.calcom import metrics
 from askpro.kit.shared_state import REDIS_ERRORS, Fallback
 
+# cashews wraps the Redis client's errors in its own.
+CACHE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, CacheBackendInteractionError)
 # How long one process may hold a key's fetch before others stop waiting and fetch too.
 LOCK_SECONDS = 10.0
 
@@ -52,7 +55,7 @@ class CalcomCache:
         if self._shared is not None and not self._fallback.active:
             try:
                 result = await getattr(self._shared, method)(*args, **kwargs)
-            except REDIS_ERRORS as error:
+            except CACHE_ERRORS as error:
                 self._fallback.failed(error)
             else:
                 self._fallback.succeeded()
