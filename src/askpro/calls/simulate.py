@@ -26,6 +26,8 @@ import httpx
 from askpro.webhooks.signatures import sign_retell
 
 DEMO_RETELL_KEY = "askpro-demo-retell-key"
+BOOKED_OUTCOMES = ("booked", "pending_confirmation", "already_booked")
+BOOKING_ROUNDS = 3
 
 
 @dataclass
@@ -126,36 +128,39 @@ class Simulation:
             return booked
 
     async def converse(self, client: httpx.AsyncClient) -> dict[str, Any]:
-        """The caller asks for a time, takes the first one still free, books, checks."""
+        """The caller asks for a time and takes the first one still free, books, checks.
+
+        Like a real caller, one who hears "just taken" (another caller was quicker) takes
+        the next time offered, and asks again when none is left (up to three rounds).
+        """
         self.transcript.append(f"User: I'd like a {self.service}.")
-        asked: dict[str, Any] = {"service": self.service}
-        if self.day is not None:
-            asked["date"] = self.day.isoformat()
-        offered = await self.tool(client, "check_availability", asked)
-        if not offered["options"] and self.day is not None:
-            offered = await self.tool(client, "check_availability", {"service": self.service})
-        if not offered["options"]:
-            raise SimulationFailed("no free time offered")
-        held: dict[str, Any] = {}
-        when: dict[str, str] = {}
-        for option in offered["options"]:  # another caller may have just taken one
-            chosen = dt.datetime.fromisoformat(option["start"])
-            when = {"date": chosen.date().isoformat(), "time": chosen.strftime("%H:%M")}
-            self.transcript.append(f"User: {when['date']} at {when['time']}, please.")
-            held = await self.tool(client, "check_availability", {"service": self.service, **when})
-            if held["outcome"] == "available":
-                break
+        outcome = "no free time offered"
+        for round_ in range(BOOKING_ROUNDS):
+            asked: dict[str, Any] = {"service": self.service}
+            if self.day is not None and round_ == 0:
+                asked["date"] = self.day.isoformat()
+            offered = await self.tool(client, "check_availability", asked)
+            for option in offered["options"]:
+                booked = await self.try_option(client, option)
+                if booked["outcome"] in BOOKED_OUTCOMES:
+                    await self.tool(client, "find_appointments", {})
+                    return booked
+                outcome = f"booking failed: {booked['outcome']}"
+        raise SimulationFailed(outcome)
+
+    async def try_option(self, client: httpx.AsyncClient, option: dict[str, Any]) -> dict[str, Any]:
+        """Hold the offered time, then book it; the last answer (held or booked)."""
+        chosen = dt.datetime.fromisoformat(option["start"])
+        when = {"date": chosen.date().isoformat(), "time": chosen.strftime("%H:%M")}
+        self.transcript.append(f"User: {when['date']} at {when['time']}, please.")
+        held = await self.tool(client, "check_availability", {"service": self.service, **when})
         if held["outcome"] != "available":
-            raise SimulationFailed(f"the chosen time was not held: {held['outcome']}")
-        booked = await self.tool(
+            return held
+        return await self.tool(
             client,
             "book_appointment",
             {"service": self.service, **when, "customer_name": self.caller_name},
         )
-        if booked["outcome"] not in ("booked", "pending_confirmation", "already_booked"):
-            raise SimulationFailed(f"booking failed: {booked['outcome']}")
-        await self.tool(client, "find_appointments", {})
-        return booked
 
     async def end(self, client: httpx.AsyncClient, reason: str, *, successful: bool) -> None:
         """``call_ended`` then ``call_analyzed``, as Retell sends them when a call ends."""
