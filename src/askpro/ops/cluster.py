@@ -315,3 +315,49 @@ async def running_cluster(**options: Any) -> AsyncIterator[Cluster]:
         yield cluster
     finally:
         await cluster.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m askpro.ops.cluster``: run a local cluster until Ctrl-C (see docs)."""
+    import argparse
+
+    from askpro.db import start_embedded_postgres
+
+    parser = argparse.ArgumentParser(
+        prog="python -m askpro.ops.cluster",
+        description="K web processes and M workers on one PostgreSQL (and Redis), until Ctrl-C.",
+    )
+    parser.add_argument("--web", type=int, default=2, help="web processes (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--concurrency", type=int, default=4, help="jobs per worker")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ASKPRO_DATABASE_URL"),
+        help="PostgreSQL (default ASKPRO_DATABASE_URL, else embedded under var/cluster)",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("ASKPRO_REDIS_URL"))
+    parser.add_argument("--log-dir", type=Path, default=Path("var/cluster/logs"))
+    options = parser.parse_args(argv)
+    database_url = options.database_url or start_embedded_postgres(Path("var/cluster"))
+
+    async def run() -> None:
+        async with running_cluster(
+            database_url=database_url,
+            redis_url=options.redis_url,
+            web_count=options.web,
+            worker_count=options.workers,
+            worker_concurrency=options.concurrency,
+            log_dir=options.log_dir,
+        ) as cluster:
+            print(f"web: {','.join(cluster.web_urls)}", flush=True)
+            print(f"workers: {len(cluster.workers)}; Cal.com stand-in: {cluster.standin.base_url}")
+            print(f"Retell signing key: {CLUSTER_RETELL_KEY}; logs in {options.log_dir}")
+            print("Ctrl-C stops every process (SIGTERM, running jobs finish).", flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
