@@ -355,3 +355,45 @@ async def test_cal_com_down_during_bookings_keeps_them_and_syncs_afterwards(
             )
         ]
         assert all(uid in cluster.standin.state.bookings for uid in uids)
+
+
+async def test_events_waiting_with_no_live_worker_raise_the_alarm_until_one_returns(
+    fresh_database: str, cluster_logs: Path
+) -> None:
+    async with (
+        running_cluster(
+            database_url=fresh_database,
+            web_count=1,
+            worker_count=1,
+            log_dir=cluster_logs,
+            settings=SMALL_POOLS | {"queue_alarm_seconds": "2"},
+        ) as cluster,
+        Spreader(cluster.web_urls) as spreader,
+        httpx.AsyncClient() as client,
+    ):
+        cluster.workers[0].kill()
+        TALLY.faults_injected += 1
+        intents = [f"pi_alarm_{n}" for n in range(3)]
+        acknowledged, _ = await deliver_topups(spreader, cluster.company_id or 0, intents, pace=0)
+        web = cluster.web[0]
+
+        async def alarm_raised() -> bool:
+            metrics = (await client.get(web.url + "/metrics")).text
+            return "askpro_queue_unattended 1.0" in metrics and "queue.unattended" in (
+                web.log_path.read_text()
+            )
+
+        await wait_until(alarm_raised, 60, "queue.unattended logged and the metric at 1")
+        workers = (await client.get(web.url + "/health/ready")).json()["checks"]["workers"]
+        assert workers["workers_alive"] == 0
+        assert workers["unattended"] is True
+        assert workers["received_events"] == 3
+
+        cluster.add_worker()
+        await settle_and_count(cluster.database_url, acknowledged)
+
+        async def alarm_cleared() -> bool:
+            body = (await client.get(web.url + "/health/ready")).json()
+            return body["checks"]["workers"]["unattended"] is False
+
+        await wait_until(alarm_cleared, 30, "the alarm cleared once a worker is back")
