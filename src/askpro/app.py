@@ -24,7 +24,7 @@ from askpro.integrations.calcom.standin import create_standin_app, persistent_st
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
-from askpro.ops import health
+from askpro.ops import health, liveness
 from askpro.runtime import Runtime, build_runtime, set_runtime
 from askpro.webhooks import routes as webhook_routes
 
@@ -124,6 +124,7 @@ def create_app(
         queue_pool = await worker.open_queue(current.database.url)
         app.state.token_cache.start(current.database.url)
         worker_task: asyncio.Task[None] | None = None
+        watchdog = asyncio.create_task(liveness.watch(current), name="queue-watchdog")
         if run_worker:
             worker_task = asyncio.create_task(
                 worker.run_worker(
@@ -134,6 +135,9 @@ def create_app(
         try:
             yield
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

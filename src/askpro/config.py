@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     worker_concurrency: int = Field(default=4, ge=1, le=100)
+    # Web processes log `queue.unattended` when events wait this long with no live worker.
+    queue_alarm_seconds: float = Field(default=60.0, gt=0)
     rate_limit_per_token: str = Field(
         default="600/minute", description="API budget of one token (limits notation)."
     )

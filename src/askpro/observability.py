@@ -93,3 +93,7 @@ HTTP_REQUEST_SECONDS = Histogram(
 )
 JOBS = Counter("askpro_jobs_total", "Background jobs by task and outcome.", ["task", "outcome"])
 QUEUE_DEPTH = Gauge("askpro_queue_jobs", "Jobs in the queue by status.", ["status"])
+WORKER_RESTARTS = Counter(
+    "askpro_worker_restarts_total",
+    "Times this process restarted its queue worker after it stopped on its own.",
+)

@@ -8,7 +8,11 @@ the job exists exactly when the transaction commits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -17,7 +21,7 @@ from procrastinate import exceptions as procrastinate_exceptions
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.observability import JOBS, get_logger, job_correlation_id
+from askpro.observability import JOBS, WORKER_RESTARTS, get_logger, job_correlation_id
 
 log = get_logger(__name__)
 
@@ -39,6 +43,11 @@ app = procrastinate.App(
 )
 
 AlreadyEnqueued = procrastinate_exceptions.AlreadyEnqueued
+
+# A worker writes its heartbeat every HEARTBEAT_SECONDS; one silent for longer than
+# STALLED_WORKER_SECONDS is dead: its running jobs are put back in the queue.
+HEARTBEAT_SECONDS = 5.0
+STALLED_WORKER_SECONDS = 20.0
 
 
 def register_task_module(module: str) -> None:
@@ -112,8 +121,19 @@ async def enqueue(
 
 
 async def open_queue(libpq_url: str, *, max_size: int = 10) -> AsyncConnectionPool:
-    """Open the queue's own connection pool (procrastinate listens on one connection)."""
-    pool = AsyncConnectionPool(libpq_url, min_size=1, max_size=max_size, open=False)
+    """Open the queue's own connection pool (procrastinate listens on one connection).
+
+    Connections are checked when they are taken from the pool: after a database restart
+    the pool would otherwise hand the worker's heartbeat a dead connection, and one failed
+    heartbeat stops a procrastinate worker.
+    """
+    pool = AsyncConnectionPool(
+        libpq_url,
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+    )
     await pool.open(wait=True)
     await app.open_async(pool)
     return pool
@@ -124,33 +144,96 @@ async def close_queue(pool: AsyncConnectionPool) -> None:
     await pool.close()
 
 
+# Seconds between restarts of a worker that stopped on its own: doubling, capped; a worker
+# that ran for RESTART_RESET_SECONDS before failing starts again from the first delay.
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 30.0
+RESTART_RESET_SECONDS = 60.0
+
+
 async def run_worker(
     *, concurrency: int, install_signal_handlers: bool, name: str = "askpro"
 ) -> None:
-    """Process jobs until cancelled; running jobs get 30 s to finish on shutdown."""
+    """Process jobs until cancelled (or SIGTERM/SIGINT with ``install_signal_handlers``).
+
+    procrastinate stops its worker when one of its side tasks fails: a heartbeat or the
+    periodic deferrer that meets a dropped connection, a restarting database, a full
+    ``max_connections``. Its heartbeat stops with it, so its jobs are taken over after
+    the stall timeout, but the process itself would serve nothing until restarted by hand
+    (and the in-process worker of ``askpro serve`` would end silently). So the worker is
+    supervised: whenever it stops without being asked to, it is logged and started again
+    with backoff. A stop request lets the running jobs finish (up to 30 s).
+    """
     import importlib
 
     for module in TASK_MODULES:
         importlib.import_module(module)
-    log.info("worker.start", concurrency=concurrency, tasks=sorted(app.tasks))
-    await app.run_worker_async(
-        name=name,
-        concurrency=concurrency,
-        wait=True,
-        install_signal_handlers=install_signal_handlers,
-        shutdown_graceful_timeout=30,
-        # A finished locked job wakes the workers (migration 20261201_lock_wakeup); the poll
-        # only covers a wake-up lost while a fetch was running.
-        fetch_job_polling_interval=0.25,
-        update_heartbeat_interval=5,
-        stalled_worker_timeout=20,
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if install_signal_handlers:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop_requested.set)
+    delay = RESTART_FIRST_DELAY
+    try:
+        while True:
+            log.info("worker.start", concurrency=concurrency, tasks=sorted(app.tasks))
+            started = time.monotonic()
+            outcome = await _run_until_stopped(concurrency, name, stop_requested)
+            if outcome is None:
+                return
+            if time.monotonic() - started > RESTART_RESET_SECONDS:
+                delay = RESTART_FIRST_DELAY
+            WORKER_RESTARTS.inc()
+            log.error("worker.restarting", reason=outcome, restart_in_s=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_requested.wait(), timeout=delay)
+                return
+            delay = min(delay * 2, RESTART_MAX_DELAY)
+    finally:
+        if install_signal_handlers:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(number)
+
+
+async def _run_until_stopped(
+    concurrency: int, name: str, stop_requested: asyncio.Event
+) -> str | None:
+    """One procrastinate worker run: ``None`` when stopped on request, else why it ended."""
+    run = asyncio.create_task(
+        app.run_worker_async(
+            name=name,
+            concurrency=concurrency,
+            wait=True,
+            install_signal_handlers=False,
+            shutdown_graceful_timeout=30,
+            # A finished locked job wakes the workers (migration 20261201_lock_wakeup); the poll
+            # only covers a wake-up lost while a fetch was running.
+            fetch_job_polling_interval=0.25,
+            update_heartbeat_interval=HEARTBEAT_SECONDS,
+            stalled_worker_timeout=STALLED_WORKER_SECONDS,
+        )
     )
+    stop = asyncio.create_task(stop_requested.wait())
+    try:
+        await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not run.done():
+            run.cancel()  # procrastinate stops gracefully on cancellation
+        stop.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await run
+    if stop_requested.is_set():
+        return None
+    error = run.exception() if not run.cancelled() else None
+    if error is None:
+        return "the worker stopped on its own (a side task failed; see the log above)"
+    return f"{type(error).__name__}: {error}"
 
 
 @task("askpro.retry_stalled_jobs")
 async def retry_stalled_jobs(timestamp: int) -> int:
     """Put back jobs whose worker died (no heartbeat), so a killed worker loses nothing."""
-    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=20)
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_WORKER_SECONDS)
     count = 0
     for job in stalled:
         await app.job_manager.retry_job(job)

@@ -167,11 +167,15 @@ async def test_requests_without_a_usable_token_are_limited_per_ip(
     assert (await api.get("/api/v1/staff", headers=token.headers)).status_code == 200
 
 
-async def test_an_unreachable_redis_fails_open() -> None:
+async def test_an_unreachable_redis_falls_back_to_a_per_process_budget() -> None:
+    """Redis down neither refuses everyone nor lifts the limit: this process counts alone."""
+    from askpro.kit.shared_state import degraded_components
+
     limiter = RateLimiter(
         load_settings(
             redis_url="redis://127.0.0.1:1/0", rate_limit_per_token="1/minute", _env_file=None
         )
     )
     verdicts = [await limiter.hit_token("abc") for _ in range(3)]
-    assert all(verdict.allowed for verdict in verdicts)
+    assert [verdict.allowed for verdict in verdicts] == [True, False, False]
+    assert "auth.ratelimit" in degraded_components()

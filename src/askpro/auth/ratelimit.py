@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from askpro.config import Settings
 from askpro.kit.problems import Problem, problem_response
+from askpro.kit.shared_state import FallbackStorage
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -66,7 +67,10 @@ def build_storage(redis_url: str | None) -> Storage:
         return MemoryStorage()
     if redis_url.startswith("unix://"):
         redis_url = "redis+" + redis_url
-    return RedisStorage(f"async+{redis_url}", implementation="redispy")
+    # Redis unreachable: per-process budgets until it answers again (kit.shared_state).
+    return FallbackStorage(
+        RedisStorage(f"async+{redis_url}", implementation="redispy"), "auth.ratelimit"
+    )
 
 
 class RateLimiter:

@@ -155,6 +155,28 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
     return problem_response(problem, request)
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached: refused, restarting, dropped, or the pool is exhausted.
+
+    Nothing was stored, and trying again later may work: a 503, never a 500.
+    """
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError | sa_exc.TimeoutError)
+
+
 async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    problem = Problem(500, "internal-error", "Internal server error")
+    if is_database_unavailable(exc):
+        problem = Problem(
+            503,
+            "database-unavailable",
+            "Service temporarily unavailable",
+            "the database cannot be reached; retry later",
+            headers={"Retry-After": "5"},
+        )
+    else:
+        problem = Problem(500, "internal-error", "Internal server error")
     return problem_response(problem, request)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from askpro.kit.shared_state import degraded_components
+from askpro.ops import liveness
 from askpro.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -54,7 +56,7 @@ async def _check_redis(url: str) -> dict[str, Any]:
 
 @router.get(
     "/health/ready",
-    summary="Readiness: database, queue and Redis (if configured)",
+    summary="Readiness: database and queue; Redis, workers and fallbacks reported",
     responses={
         503: {
             "description": "A dependency is down: the same body with `status: unavailable`",
@@ -63,14 +65,41 @@ async def _check_redis(url: str) -> dict[str, Any]:
     },
 )
 async def ready(request: Request) -> Response:
+    """503 only when the database is unreachable (then nothing can be stored).
+
+    Redis down is ``degraded``, not unready: every process keeps serving on its
+    per-process fallbacks (``shared_state`` names them). No live worker is reported under
+    ``workers`` (``unattended`` once events wait past ``ASKPRO_QUEUE_ALARM_SECONDS``) but
+    does not take the web process out of a load balancer: it can still accept webhooks.
+    """
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, Any] = {"database": await _check_database(runtime)}
+    if checks["database"]["ok"]:
+        checks["workers"] = await _check_workers(runtime)
     if runtime.settings.redis_url:
         checks["redis"] = await _check_redis(runtime.settings.redis_url)
-    ok = all(check["ok"] for check in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
-    )
+    fallbacks = degraded_components()
+    checks["shared_state"] = {
+        "ok": not fallbacks,
+        "mode": "memory" if not runtime.settings.redis_url else "redis",
+        "fallback": fallbacks,
+    }
+    if not checks["database"]["ok"]:
+        status, code = "unavailable", 503
+    elif all(check["ok"] for check in checks.values()):
+        status, code = "ok", 200
+    else:
+        status, code = "degraded", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
+
+
+async def _check_workers(runtime: Runtime) -> dict[str, Any]:
+    try:
+        async with runtime.database.session() as session:
+            measured = await liveness.measure(session, runtime.settings.queue_alarm_seconds)
+    except Exception as error:  # noqa: BLE001 - reported, the database check decides
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": not measured.unattended, **measured.as_dict()}
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork, AsyncRedisUnitOfWork
 from purgatory.domain.model import OpenedState
@@ -22,6 +23,7 @@ from askpro.integrations.calcom.errors import (
     CalcomRateLimitError,
     CalcomValidationError,
 )
+from askpro.kit.shared_state import REDIS_ERRORS, Fallback
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -55,6 +57,18 @@ class CircuitBreaker:
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=threshold, default_ttl=ttl_seconds, exclude=_NOT_FAILURES, uow=uow
         )
+        # This process's own breaker while Redis is unreachable (kit.shared_state).
+        self._local = (
+            AsyncCircuitBreakerFactory(
+                default_threshold=threshold,
+                default_ttl=ttl_seconds,
+                exclude=_NOT_FAILURES,
+                uow=AsyncInMemoryUnitOfWork(),
+            )
+            if redis_url
+            else None
+        )
+        self._fallback = Fallback("calcom.breaker")
         self._initialized = not redis_url
         self._init_lock = asyncio.Lock()
         self._published: str | None = None
@@ -67,10 +81,24 @@ class CircuitBreaker:
                 await self._factory.initialize()
                 self._initialized = True
 
+    async def _breaker(self) -> Any:
+        """The shared breaker, or this process's own while Redis is unreachable."""
+        if self._local is None:
+            return await self._factory.get_breaker(self.name)
+        if not self._fallback.active:
+            try:
+                await self._ensure_initialized()
+                breaker = await self._factory.get_breaker(self.name)
+            except REDIS_ERRORS as error:
+                self._fallback.failed(error)
+            else:
+                self._fallback.succeeded()
+                return breaker
+        return await self._local.get_breaker(self.name)
+
     async def reject_if_open(self) -> None:
         """Fail fast before spending anything (e.g. rate budget) while the circuit is open."""
-        await self._ensure_initialized()
-        breaker = await self._factory.get_breaker(self.name)
+        breaker = await self._breaker()
         context = breaker.context
         opened_at = context.opened_at
         still_open = opened_at is not None and time.time() < opened_at + self.ttl_seconds
@@ -87,21 +115,27 @@ class CircuitBreaker:
     @contextlib.asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         """Run the body through the breaker; raise ``CalcomCircuitOpenError`` when open."""
-        await self._ensure_initialized()
-        breaker = await self._factory.get_breaker(self.name)
+        breaker = await self._breaker()
         try:
             async with breaker:
                 yield
         except OpenedState:
             self._publish(breaker.context.state)
             raise self._open_error() from None
+        except REDIS_ERRORS as error:
+            # Recording the outcome in Redis failed (the body never touches Redis): keep
+            # the body's own outcome, and use this process's breaker until Redis answers.
+            self._fallback.failed(error)
+            if isinstance(error.__context__, Exception) and not isinstance(
+                error.__context__, REDIS_ERRORS
+            ):
+                raise error.__context__ from None
         finally:
             self._publish(breaker.context.state)
 
     async def state(self) -> str:
         """``closed``, ``half-opened`` or ``opened`` (purgatory's names)."""
-        await self._ensure_initialized()
-        breaker = await self._factory.get_breaker(self.name)
+        breaker = await self._breaker()
         state = str(breaker.context.state)
         self._publish(state)
         return state

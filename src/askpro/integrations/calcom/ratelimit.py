@@ -28,6 +28,7 @@ from limits.storage import storage_from_string
 
 from askpro.integrations.calcom import metrics
 from askpro.integrations.calcom.errors import CalcomRateLimitError
+from askpro.kit.shared_state import FallbackStorage
 
 _background: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "askpro_calcom_background", default=False
@@ -60,7 +61,8 @@ def limits_storage(redis_url: str | None) -> Storage:
     storage = storage_from_string(f"async+{redis_url}", implementation="redispy")
     if not isinstance(storage, Storage):
         raise TypeError(f"limits returned a synchronous storage for {redis_url!r}")
-    return storage
+    # Redis unreachable: this process's own budget until it answers again (kit.shared_state).
+    return FallbackStorage(storage, "calcom.ratelimit")
 
 
 class RateLimiter:
