@@ -9,6 +9,7 @@ from askpro.models.booking import CustomerMerge, ToolCallAnswer
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
+from askpro.models.dashboard import DashboardSession
 from askpro.models.tenancy import Branch, Company, PhoneNumber, Service, Staff, StaffService
 from askpro.models.webhooks import WebhookEvent
 
@@ -26,6 +27,7 @@ __all__ = [
     "Company",
     "Customer",
     "CustomerMerge",
+    "DashboardSession",
     "Invoice",
     "LedgerEntry",
     "Payment",

@@ -57,6 +57,7 @@ class Appointment(IdMixin, TimestampMixin, Base):
             unique=True,
         ),
         Index(None, "company_id", "starts_at"),
+        Index(None, "company_id", "created_at"),  # the dashboard's bookings per day
         Index(None, "staff_id", "starts_at"),
         Index(None, "customer_id", "starts_at"),
         Index(None, "branch_id"),
