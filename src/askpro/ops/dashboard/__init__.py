@@ -18,9 +18,9 @@ from askpro.ops.dashboard.sessions import CompanyRequired, DashboardError, Login
 
 STATIC = Path(__file__).parent / "static"
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 for module in (login, webhook_pages, pages):
-    router.include_router(module.router)
+    router.include_router(module.router, prefix=PREFIX)
 
 
 def _redirect(request: Request, target: str) -> Response:
