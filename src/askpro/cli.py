@@ -18,6 +18,7 @@ from askpro.calls.cli import add_simulate_call
 from askpro.config import Settings, SettingsError, get_settings
 from askpro.integrations.calcom.cli import calcom_cli
 from askpro.observability import configure_logging
+from askpro.ops.perf.cli import perf_cli
 from askpro.webhooks.cli import simulate_cli, webhooks_cli
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ cli.add_typer(simulate_cli, name="simulate")
 cli.add_typer(calcom_cli, name="calcom")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(billing_cli, name="billing")
+cli.add_typer(perf_cli, name="perf")
 console = Console()
 
 
