@@ -58,6 +58,13 @@ class Appointment(IdMixin, TimestampMixin, Base):
         ),
         Index(None, "company_id", "starts_at"),
         Index(None, "company_id", "created_at"),  # the dashboard's bookings per day
+        # The availability query: a staff member's live ranges around a slot.
+        Index(
+            "ix_appointments_live_staff_id_blocks_from",
+            "staff_id",
+            "blocks_from",
+            postgresql_where=text("status IN ('held', 'booked')"),
+        ),
         Index(None, "staff_id", "starts_at"),
         Index(None, "customer_id", "starts_at"),
         Index(None, "branch_id"),

@@ -5,6 +5,9 @@ Revises: 20261128_booking
 
 - appointments (company_id, created_at): today's bookings and bookings per day.
 - webhook_events (company_id) WHERE status IN ('failed', 'dead'): the failed/dead count.
+- appointments (staff_id, blocks_from) WHERE status IN ('held', 'booked'): the free-slot
+  check of booking.availability (`perf monitor` found it reading every appointment of the
+  staff member through (staff_id, starts_at)).
 """
 
 from typing import Sequence, Union
@@ -58,6 +61,12 @@ def upgrade() -> None:
         "ix_appointments_company_id_created_at", "appointments", ["company_id", "created_at"]
     )
     op.create_index(
+        "ix_appointments_live_staff_id_blocks_from",
+        "appointments",
+        ["staff_id", "blocks_from"],
+        postgresql_where=sa.text("status IN ('held', 'booked')"),
+    )
+    op.create_index(
         "ix_webhook_events_company_id_failing",
         "webhook_events",
         ["company_id"],
@@ -67,6 +76,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_webhook_events_company_id_failing", table_name="webhook_events")
+    op.drop_index("ix_appointments_live_staff_id_blocks_from", table_name="appointments")
     op.drop_index("ix_appointments_company_id_created_at", table_name="appointments")
     op.drop_index(op.f("ix_dashboard_sessions_expires_at"), table_name="dashboard_sessions")
     op.drop_index(op.f("ix_dashboard_sessions_token_id"), table_name="dashboard_sessions")

@@ -42,6 +42,12 @@ def _app_database_url() -> str:
         raise typer.Exit(2) from None
 
 
+def _on_app_server(database: str) -> str:
+    """The URL of ``database`` on the server askpro uses (the embedded one by default)."""
+    parts = urlsplit(_app_database_url())
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 def _connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True)
@@ -140,6 +146,9 @@ def monitor_command(
     ] = False,
     repeat: Annotated[int, typer.Option(min=1, max=100, help="Runs per query.")] = 7,
     limit: Annotated[int, typer.Option(min=1, max=100, help="Statements listed.")] = 10,
+    database: Annotated[
+        str | None, typer.Option(help="Another database on askpro's server (e.g. a seeded one).")
+    ] = None,
     database_url: Annotated[
         str | None, typer.Option(help="libpq URL; default: askpro's configured database.")
     ] = None,
@@ -150,6 +159,8 @@ def monitor_command(
             "askpro: choose one of --live, --report, --index-stats, --slow-queries", err=True
         )
         raise typer.Exit(2)
+    if database is not None:
+        database_url = _on_app_server(database)
     with _connect(database_url or _app_database_url()) as connection:
         if index_stats:
             indexes = stats.index_stats(connection)
@@ -204,9 +215,8 @@ def _target_url(database: str | None, database_url: str | None) -> str:
         raise typer.Exit(2)
     app_url = _app_database_url()
     if database is not None:
-        parts = urlsplit(app_url)
-        database_url = urlunsplit(parts._replace(path=f"/{database}"))
-        admin = urlunsplit(parts._replace(path="/postgres"))
+        database_url = _on_app_server(database)
+        admin = _on_app_server("postgres")
         with psycopg.connect(admin, autocommit=True) as connection:
             exists = connection.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (database,)

@@ -41,10 +41,13 @@ CRITICAL_QUERIES = (
         ("staff_id", "day_start", "week_end"),
     ),
     CriticalQuery(
+        # The form booking.availability sends: live ranges of the staff overlapping the slot.
         "free-slot check",
-        "SELECT 1 FROM appointments WHERE staff_id = %s AND status IN ('held', 'booked') "
-        "AND tstzrange(blocks_from, blocks_until, '[)') && tstzrange(%s, %s, '[)') LIMIT 1",
-        ("staff_id", "slot_start", "slot_end"),
+        "SELECT staff_id, blocks_from, blocks_until FROM appointments "
+        "WHERE staff_id IN (%s) AND status IN ('held', 'booked') "
+        "AND blocks_from < %s AND blocks_until > %s "
+        "AND (status = 'booked' OR hold_expires_at > now())",
+        ("staff_id", "slot_end", "slot_start"),
     ),
     CriticalQuery(
         "customer by phone",
@@ -141,6 +144,13 @@ def sample_parameters(connection: psycopg.Connection[Any]) -> dict[str, Any] | N
         return None
     company_id, staff_id, starts_at = row
     day_start = starts_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Availability is asked for the coming days: the staff member's next appointment.
+    upcoming = connection.execute(
+        "SELECT starts_at FROM appointments WHERE staff_id = %s AND starts_at > now() "
+        "ORDER BY starts_at LIMIT 1 OFFSET 20",
+        (staff_id,),
+    ).fetchone()
+    slot_start = upcoming[0] if upcoming else starts_at
     customer = connection.execute(
         "SELECT id, phone, email FROM customers WHERE company_id = %s "
         "AND phone IS NOT NULL ORDER BY id LIMIT 1",
@@ -154,8 +164,8 @@ def sample_parameters(connection: psycopg.Connection[Any]) -> dict[str, Any] | N
         "day_start": day_start,
         "day_end": day_start + dt.timedelta(days=1),
         "week_end": day_start + dt.timedelta(days=7),
-        "slot_start": starts_at,
-        "slot_end": starts_at + dt.timedelta(minutes=30),
+        "slot_start": slot_start,
+        "slot_end": slot_start + dt.timedelta(minutes=30),
         "customer_id": customer[0] if customer else 0,
         "phone": customer[1] if customer else "",
         "email": customer[2] if customer else "",

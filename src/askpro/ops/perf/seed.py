@@ -21,7 +21,8 @@ DAYS = 730  # two years, ending a month from now
 SLOTS_PER_DAY = 16  # 30-minute appointments from 08:00 to 16:00 UTC
 SLOT = dt.timedelta(minutes=30)
 STAFF_PER_BRANCH = 5
-STATUSES_PAST = ("completed",) * 16 + ("cancelled", "cancelled", "no_show", "booked")
+# Past appointments are done with; only the future ones are live (booked).
+STATUSES_PAST = ("completed",) * 16 + ("cancelled", "cancelled", "cancelled", "no_show")
 SOURCES = ("phone",) * 6 + ("api", "api", "calcom", "calcom")
 FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hans", "Ida", "Jonas")
 LAST_NAMES = ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker")
