@@ -17,7 +17,11 @@ from askpro.kit.base import Base, IdMixin
 
 class DashboardSession(IdMixin, Base):
     __tablename__ = "dashboard_sessions"
-    __table_args__ = (Index(None, "token_id"), Index(None, "expires_at"))
+    __table_args__ = (
+        Index(None, "token_id"),
+        Index(None, "company_id"),
+        Index(None, "expires_at"),
+    )
 
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))

@@ -55,6 +55,9 @@ def upgrade() -> None:
         op.f("ix_dashboard_sessions_token_id"), "dashboard_sessions", ["token_id"], unique=False
     )
     op.create_index(
+        op.f("ix_dashboard_sessions_company_id"), "dashboard_sessions", ["company_id"], unique=False
+    )
+    op.create_index(
         op.f("ix_dashboard_sessions_expires_at"), "dashboard_sessions", ["expires_at"], unique=False
     )
     op.create_index(
@@ -79,5 +82,6 @@ def downgrade() -> None:
     op.drop_index("ix_appointments_live_staff_id_blocks_from", table_name="appointments")
     op.drop_index("ix_appointments_company_id_created_at", table_name="appointments")
     op.drop_index(op.f("ix_dashboard_sessions_expires_at"), table_name="dashboard_sessions")
+    op.drop_index(op.f("ix_dashboard_sessions_company_id"), table_name="dashboard_sessions")
     op.drop_index(op.f("ix_dashboard_sessions_token_id"), table_name="dashboard_sessions")
     op.drop_table("dashboard_sessions")
