@@ -16,7 +16,10 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from askpro.app import create_app
 from askpro.db import Database
 from askpro.runtime import Runtime
+from tests.fixtures.api import api, app
 from tests.fixtures.webhooks import uvicorn_in_thread
+
+__all__ = ["api", "app"]
 
 CHROMIUM = os.environ.get("ASKPRO_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

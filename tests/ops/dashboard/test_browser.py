@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from playwright.async_api import Route
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -280,3 +281,22 @@ async def test_a_revoked_token_ends_its_sessions(tab: Tab, session: AsyncSession
     await session.commit()
     await tab.page.reload()
     assert tab.page.url.endswith("/dashboard/login")
+
+
+async def test_docs_render_with_the_network_unplugged(tab: Tab) -> None:
+    """Every request that does not go to askpro itself is cut; Swagger UI still renders."""
+    outside: list[str] = []
+
+    async def unplug(route: Route) -> None:
+        if route.request.url.startswith(tab.base_url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await tab.page.route("**/*", unplug)
+    await tab.page.goto(f"{tab.base_url}/docs")
+    await tab.page.locator(".swagger-ui .info .title").wait_for()
+    assert "askpro" in await tab.page.locator(".swagger-ui .info .title").inner_text()
+    await tab.page.locator(".opblock").first.wait_for()
+    assert outside == []

@@ -54,6 +54,8 @@ def bar_chart(
     for series_index, series in enumerate(values):
         inset = slot * (0.1 if series_index == 0 else 0.3)
         for index, value in enumerate(series):
+            if value == 0:
+                continue  # nothing to draw; the table beside the chart still shows the 0
             height = HEIGHT * value / maximum
             bars.append(
                 Bar(

@@ -94,6 +94,7 @@ GERMAN: dict[str, str] = {
     "Actor": "Von",
     "Changes": "Änderungen",
     "Show": "Anzeigen",
+    "Numbers as a table": "Zahlen als Tabelle",
     "Search by name or number": "Suche nach Name oder Nummer",
     "Search": "Suchen",
     "Name": "Name",
