@@ -33,21 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "askpro_bench_dashboard"
 
 
-def server_url() -> str:
-    configured = os.environ.get("ASKPRO_DATABASE_URL")
-    if configured:
-        return configured.replace("postgresql+psycopg://", "postgresql://", 1)
-    from askpro.db import start_embedded_postgres
-
-    return start_embedded_postgres(ROOT / "var" / "bench")
-
-
 def prepare_database(server: str, appointments: int, events: int) -> str:
     """A migrated database seeded once with the plan (reused while the counts match)."""
     from tests.fixtures.database import with_database
 
     from askpro import migrations
-    from askpro.ops.perf.seed import SeedPlan, seed
+    from askpro.ops.perf.seed import SeedPlan, seed_database
 
     url = with_database(server, DATABASE_NAME)
     with psycopg.connect(with_database(server, "postgres"), autocommit=True) as admin:
@@ -56,7 +47,7 @@ def prepare_database(server: str, appointments: int, events: int) -> str:
         ).fetchone():
             admin.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     migrations.upgrade(url)
-    with psycopg.connect(url) as connection:
+    with psycopg.connect(url, autocommit=True) as connection:
         row = connection.execute(
             "SELECT (SELECT count(*) FROM appointments), (SELECT count(*) FROM webhook_events)"
         ).fetchone()
@@ -67,10 +58,8 @@ def prepare_database(server: str, appointments: int, events: int) -> str:
                 "audit_logs RESTART IDENTITY CASCADE"
             )
             plan = SeedPlan(appointments=appointments, companies=1, webhook_events=events)
-            seed(connection, plan, lambda table, rows: None)
-        connection.commit()
-        connection.autocommit = True
-        connection.execute("ANALYZE")
+            seed_database(url, plan, lambda table, rows: None)
+            connection.execute("VACUUM ANALYZE")  # what autovacuum does soon after a load
     return url
 
 
@@ -96,12 +85,6 @@ def sample_ids(url: str) -> dict[str, int]:
         ).fetchone()
     assert row is not None
     return {"event": row[0], "call": row[1], "customer": row[2], "appointment": row[3]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
@@ -186,6 +169,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from bench.api_read import free_port, server_url
+
     os.sched_setaffinity(0, {1})
     url = prepare_database(server_url(), args.appointments, args.events)
     token = create_token(url)

@@ -3,7 +3,8 @@
 Revision ID: 20261201_dashboard_indexes
 Revises: 20261128_booking
 
-- appointments (company_id, created_at): today's bookings and bookings per day.
+- appointments (company_id, created_at) INCLUDE (status, source): today's bookings and
+  bookings per day, from the index alone.
 - webhook_events (company_id) WHERE status IN ('failed', 'dead'): the failed/dead count.
 - appointments (staff_id, blocks_from) WHERE status IN ('held', 'booked'): the free-slot
   check of booking.availability (`perf monitor` found it reading every appointment of the
@@ -61,7 +62,10 @@ def upgrade() -> None:
         op.f("ix_dashboard_sessions_expires_at"), "dashboard_sessions", ["expires_at"], unique=False
     )
     op.create_index(
-        "ix_appointments_company_id_created_at", "appointments", ["company_id", "created_at"]
+        "ix_appointments_company_id_created_at",
+        "appointments",
+        ["company_id", "created_at"],
+        postgresql_include=["status", "source"],
     )
     op.create_index(
         "ix_appointments_live_staff_id_blocks_from",

@@ -149,11 +149,14 @@ async def calendar(
         session, company_id, [member.id for member in staff], start, end
     )
     tz = zone(viewer.time_zone)
-    cells: dict[tuple[str, int], list[Any]] = {}
+    # (line, staff id) → [(appointment, its label)]; labels built here, not per template call.
+    cells: dict[tuple[str, int], list[tuple[Any, str]]] = {}
     for row in rows:
         local = row["starts_at"].astimezone(tz)
         key = local.date().isoformat() if view == "week" else f"{local.hour:02d}:00"
-        cells.setdefault((key, row["staff_id"]), []).append(row)
+        who = row["customer_name"] or row["customer_phone"] or ""
+        label = f"{local:%H:%M} {row['service_name']} · {who} · {row['status']}"
+        cells.setdefault((key, row["staff_id"]), []).append((row, label))
     if view == "week":
         lines = [(day + dt.timedelta(days=offset)).isoformat() for offset in range(7)]
     else:

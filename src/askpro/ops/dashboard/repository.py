@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, delete, func, literal_column, select, text, update
+from sqlalchemy import RowMapping, delete, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate_mappings
@@ -42,16 +42,18 @@ async def add_session(session: AsyncSession, row: DashboardSession) -> Dashboard
 
 async def session_with_token(
     session: AsyncSession, secret_hash: bytes, now: dt.datetime
-) -> tuple[DashboardSession, ApiToken] | None:
-    """The unexpired session with this cookie hash and its token (checked by the caller)."""
+) -> tuple[DashboardSession, ApiToken, Company | None] | None:
+    """The unexpired session with this cookie hash, its token (checked by the caller) and
+    the company it acts on, in one query (every page asks)."""
     row = (
         await session.execute(
-            select(DashboardSession, ApiToken)
+            select(DashboardSession, ApiToken, Company)
             .join(ApiToken, ApiToken.id == DashboardSession.token_id)
+            .outerjoin(Company, Company.id == DashboardSession.company_id)
             .where(DashboardSession.secret_hash == secret_hash, DashboardSession.expires_at > now)
         )
     ).one_or_none()
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 async def delete_session(session: AsyncSession, session_id: int) -> None:
@@ -160,6 +162,13 @@ async def pending_syncs(session: AsyncSession, company_id: int) -> int:
 
 # ---- calls ---------------------------------------------------------------------------
 
+
+def _customer_column(column: Any, customer_id: Any, label: str) -> Any:
+    """A customer's column looked up per row through the primary key: a join would let the
+    planner hash the whole customers table for a page of 50 rows."""
+    return select(column).where(Customer.id == customer_id).scalar_subquery().label(label)
+
+
 _CALL_COLUMNS = (
     Call.id,
     Call.call_id,
@@ -171,21 +180,17 @@ _CALL_COLUMNS = (
     Call.disconnection_reason,
     Call.sentiment,
     Call.customer_id,
-    Customer.name.label("customer_name"),
+    _customer_column(Customer.name, Call.customer_id, "customer_name"),
     # A call's charge is one ledger entry (kind, external_reference = the Retell call id).
-    (-LedgerEntry.amount_cents).label("charged_cents"),
+    select(-LedgerEntry.amount_cents)
+    .where(LedgerEntry.kind == "call_charge", LedgerEntry.external_reference == Call.call_id)
+    .scalar_subquery()
+    .label("charged_cents"),
 )
 
 
 def _calls_select() -> Any:
-    return (
-        select(*_CALL_COLUMNS)
-        .outerjoin(Customer, Customer.id == Call.customer_id)
-        .outerjoin(
-            LedgerEntry,
-            and_(LedgerEntry.kind == "call_charge", LedgerEntry.external_reference == Call.call_id),
-        )
-    )
+    return select(*_CALL_COLUMNS)
 
 
 async def page_calls(
@@ -238,8 +243,8 @@ _APPOINTMENT_COLUMNS = (
     Appointment.calcom_sync_state,
     Appointment.customer_id,
     Appointment.call_id,
-    Customer.name.label("customer_name"),
-    Customer.phone.label("customer_phone"),
+    _customer_column(Customer.name, Appointment.customer_id, "customer_name"),
+    _customer_column(Customer.phone, Appointment.customer_id, "customer_phone"),
     Service.name.label("service_name"),
     Staff.name.label("staff_name"),
 )
@@ -250,7 +255,6 @@ def _appointments_select(company_id: int) -> Any:
         select(*_APPOINTMENT_COLUMNS)
         .join(Service, Service.id == Appointment.service_id)
         .join(Staff, Staff.id == Appointment.staff_id)
-        .outerjoin(Customer, Customer.id == Appointment.customer_id)
         .where(Appointment.company_id == company_id)
     )
 

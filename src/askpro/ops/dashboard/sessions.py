@@ -141,10 +141,9 @@ async def viewer_of(session: AsyncSession, request: Request) -> Viewer | None:
     found = await repository.session_with_token(session, _hash(secret), now)
     if found is None:
         return None
-    row, token = found
+    row, token, company = found
     if not token_usable(token, now):
         return None
-    company = await repository.company(session, row.company_id) if row.company_id else None
     setattr(request.state, audit.STATE_TOKEN_ID, token.id)
     setattr(request.state, audit.STATE_COMPANY_ID, row.company_id)
     viewer = Viewer(

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from askpro.ops.perf import monitor, stats
-from askpro.ops.perf.seed import SeedPlan, seed
+from askpro.ops.perf.seed import SeedPlan, SeedRefused, seed_database
 
 perf_cli = typer.Typer(
     help="Performance: time the critical queries, inspect indexes, seed test data.",
@@ -253,25 +253,21 @@ def seed_command(
     migrations.upgrade(url)
     plan = SeedPlan(appointments=appointments, companies=companies, webhook_events=webhook_events)
     started = time.perf_counter()
-    with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT EXISTS (SELECT 1 FROM appointments)").fetchone()
-        if row and row[0] and not append:
-            typer.echo("askpro: the database has appointments; pass --append to add more", err=True)
-            raise typer.Exit(2)
-        columns = (
-            TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )  # fmt: skip
+    columns = (
+        TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )  # fmt: skip
+    try:
         with Progress(*columns, console=console) as progress:
             tasks = {
                 table: progress.add_task(table, total=count) for table, count in plan.rows().items()
             }
-            counts = seed(
-                connection, plan, lambda table, rows: progress.advance(tasks[table], rows)
+            counts = seed_database(
+                url, plan, lambda table, rows: progress.advance(tasks[table], rows), append=append
             )
-        connection.commit()
-        connection.autocommit = True
-        connection.execute("ANALYZE")
+    except SeedRefused as refused:
+        typer.echo(f"askpro: {refused}", err=True)
+        raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
     summary = ", ".join(f"{count} {table}" for table, count in counts.items())
     console.print(f"seeded {summary} in {elapsed:.1f} s")

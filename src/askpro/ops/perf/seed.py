@@ -276,6 +276,25 @@ def seed(
     return {"companies": len(companies), "staff": len(tenants.staff), **plan.rows()}
 
 
+class SeedRefused(Exception):
+    """The target already has appointments and adding to them was not asked for."""
+
+
+def seed_database(
+    url: str, plan: SeedPlan, progress: Progress, *, append: bool = False
+) -> dict[str, int]:
+    """Seed the (migrated) database at ``url`` in one transaction, then ``ANALYZE`` it."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT EXISTS (SELECT 1 FROM appointments)").fetchone()
+        if row and row[0] and not append:
+            raise SeedRefused("the database has appointments; pass --append to add more")
+        counts = seed(connection, plan, progress)
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("ANALYZE")
+    return counts
+
+
 def _next_id(connection: psycopg.Connection[Any], table: str) -> int:
     row = connection.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()  # noqa: S608 - table names are ours
     assert row is not None
