@@ -7,9 +7,10 @@ and puts the same numbers in a table beside the chart for screen readers and for
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from markupsafe import Markup, escape
 from prometheus_client import REGISTRY
 
 WIDTH = 720
@@ -76,6 +77,20 @@ def bar_chart(
         bars=bars,
         maximum=maximum,
     )
+
+
+def svg_bars(chart: BarChart, translate: Callable[[str], str]) -> Markup:
+    """The chart's ``<rect>`` elements, built in one pass (a template loop escaping each
+    number costs milliseconds per chart). Only the labels are text; they are escaped."""
+    series_names = [translate(name) for name in chart.series_names]
+    parts = [
+        f'<rect x="{bar.x}" y="{bar.y}" width="{bar.width}" height="{bar.height}" '
+        f'class="series-{bar.series}"><title>{escape(bar.label)}: {bar.value} '
+        f"{escape(series_names[bar.series])}</title></rect>"
+        for bar in chart.bars
+    ]
+    # Numbers are formatted floats and ints; the only text is escaped above.
+    return Markup("".join(parts))  # noqa: S704
 
 
 def histogram_quantile(buckets: Sequence[tuple[float, float]], quantile: float) -> float | None:

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.scopes import Scope
-from askpro.ops.dashboard import sessions
+from askpro.ops.dashboard import charts, sessions
 from askpro.ops.dashboard.i18n import NONE, language, local_time_formatter, translator
 from askpro.ops.dashboard.sessions import CSRF_FIELD, CSRF_HEADER, LoginRequired, Viewer
 
@@ -54,6 +54,7 @@ def duration(milliseconds: int | None) -> str:
 
 
 templates.filters.update(pretty_json=pretty_json, euros=euros, duration=duration)
+templates.globals.update(svg_bars=charts.svg_bars)
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
