@@ -3,6 +3,7 @@ bulk replay's changed count, search, the ack latency p95, offline /docs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import httpx
@@ -14,7 +15,14 @@ from askpro.auth.scopes import Scope
 from askpro.models import WebhookEvent
 from askpro.ops.dashboard.charts import histogram_quantile
 from tests.fixtures.auth import create_token
-from tests.fixtures.factories import create_company, create_customer
+from tests.fixtures.factories import (
+    create_appointment,
+    create_branch,
+    create_company,
+    create_customer,
+    create_service,
+    create_staff,
+)
 from tests.fixtures.webhooks import create_webhook_event
 
 
@@ -149,3 +157,24 @@ async def test_docs_pages_name_no_external_url(api: httpx.AsyncClient) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
         assert (await api.get(f"/docs-assets/{asset}")).status_code == 200
     assert (await api.get("/", follow_redirects=False)).headers["location"] == "/dashboard"
+
+
+async def test_the_calendar_escapes_what_customers_are_called(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session, locale="en")
+    branch = await create_branch(session, company)
+    staff = await create_staff(session, company, name="Anna", branch=branch)
+    service = await create_service(session, company, name="Cut", staff=[staff])
+    hostile = await create_customer(session, company, phone="+4930555", name='<b onclick="x()">Eve')
+    starts = dt.datetime(2031, 3, 4, 10, tzinfo=dt.UTC)
+    await create_appointment(session, company, staff, service, starts, customer_id=hostile.id)
+    issued = await create_token(session, company)
+    await session.commit()
+    await login(api, issued.plaintext)
+    for view in ("day", "week"):
+        page = await api.get("/dashboard/appointments", params={"date": "2031-03-04", "view": view})
+        assert page.status_code == 200
+        assert "&lt;b onclick=&#34;x()&#34;&gt;Eve" in page.text
+        assert '<b onclick="x()">' not in page.text
+        assert "Cut" in page.text

@@ -7,10 +7,12 @@ company only, so another company's id in the URL is a plain 404.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from askpro.auth.scopes import Scope
 from askpro.billing import service as billing
@@ -20,7 +22,8 @@ from askpro.integrations.calcom.service import calcom_client_for
 from askpro.kit.pagination import MAX_CURSOR_LENGTH, PageRequest
 from askpro.kit.time import utc_now, zone
 from askpro.ops.dashboard import charts, repository, sessions
-from askpro.ops.dashboard.rendering import CurrentViewer, Session, page
+from askpro.ops.dashboard.i18n import NONE, language, translator
+from askpro.ops.dashboard.rendering import PREFIX, CurrentViewer, Session, page
 from askpro.ops.dashboard.sessions import DashboardError, Viewer
 
 router = APIRouter()
@@ -148,15 +151,7 @@ async def calendar(
     rows = await repository.appointments_between(
         session, company_id, [member.id for member in staff], start, end
     )
-    tz = zone(viewer.time_zone)
-    # (line, staff id) → [(appointment, its label)]; labels built here, not per template call.
-    cells: dict[tuple[str, int], list[tuple[Any, str]]] = {}
-    for row in rows:
-        local = row["starts_at"].astimezone(tz)
-        key = local.date().isoformat() if view == "week" else f"{local.hour:02d}:00"
-        who = row["customer_name"] or row["customer_phone"] or ""
-        label = f"{local:%H:%M} {row['service_name']} · {who} · {row['status']}"
-        cells.setdefault((key, row["staff_id"]), []).append((row, label))
+    cells = _calendar_cells(rows, view, zone(viewer.time_zone), translator(language(viewer.locale)))
     if view == "week":
         lines = [(day + dt.timedelta(days=offset)).isoformat() for offset in range(7)]
     else:
@@ -177,6 +172,27 @@ async def calendar(
         previous=(day - step).isoformat(),
         following=(day + step).isoformat(),
     )
+
+
+def _calendar_cells(
+    rows: list[Any], view: str, tz: dt.tzinfo, t: Callable[[str], str]
+) -> dict[tuple[str, int], Markup]:
+    """(line, staff id) → the links of its appointments, built in one pass: a template
+    loop escaping every field of ~500 appointments a week costs tens of milliseconds."""
+    links: dict[tuple[str, int], list[str]] = {}
+    sync = escape(t("Sync"))
+    for row in rows:
+        local = row["starts_at"].astimezone(tz)
+        key = local.date().isoformat() if view == "week" else f"{local.hour:02d}:00"
+        who = row["customer_name"] or row["customer_phone"] or NONE
+        status, state = escape(row["status"]), escape(row["calcom_sync_state"])
+        links.setdefault((key, row["staff_id"]), []).append(
+            f'<a class="slot status-{status}" href="{PREFIX}/appointments/{int(row["id"])}" '
+            f'title="{sync}: {state}">{local:%H:%M} {escape(row["service_name"])} · '
+            f"{escape(who)} · {status} · {state}</a>"
+        )
+    # Every text above is escaped; the rest are our own markup and numbers.
+    return {key: Markup("".join(parts)) for key, parts in links.items()}  # noqa: S704
 
 
 @router.get("/appointments/{appointment_id}")
