@@ -199,6 +199,7 @@ def main() -> None:
         "customer": f"/dashboard/customers/{ids['customer']}",
         "charts": "/dashboard/charts",
     }
+    load_before = os.getloadavg()[0]
     port = free_port()
     server = start_server(url, port)
     try:
@@ -235,6 +236,7 @@ def main() -> None:
                     },
                 },
                 "machine": "2 cores shared with other work; server on CPU 0, client on CPU 1",
+                "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         )
     )
