@@ -127,6 +127,7 @@ async def test_login_today_filter_dead_event_replay_and_it_becomes_processed(
             await wait_for_status(database, dead.id, {"processed"})
     await page.reload()
     assert "processed" in await page.locator("#event-status").inner_text()
+    assert "askpro.webhooks.process" in await page.locator("#jobs").inner_text()
     assert "(dashboard)" in await page.locator(".details").inner_text()
 
     async def audited() -> bool:

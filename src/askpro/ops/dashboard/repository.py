@@ -429,13 +429,17 @@ async def bookings_per_day(
 # ---- webhook jobs --------------------------------------------------------------------
 
 
-async def jobs_of_event(session: AsyncSession, queueing_lock: str) -> list[RowMapping]:
-    """The queue's jobs that processed this event (read-only look at the queue's table)."""
+async def jobs_of_event(
+    session: AsyncSession, queueing_lock: str, correlation_id: str | None
+) -> list[RowMapping]:
+    """The queue's jobs the event caused: its processing job and every job that carries its
+    correlation id (a read-only look at the queue's table; bounded, not indexed)."""
     rows = await session.execute(
         text(
-            "SELECT id, task_name, status, attempts, scheduled_at "
-            "FROM procrastinate_jobs WHERE queueing_lock = :lock ORDER BY id"
+            "SELECT id, task_name, status, attempts, scheduled_at FROM procrastinate_jobs "
+            "WHERE queueing_lock = :lock OR args->>'correlation_id' = :correlation_id "
+            "ORDER BY id LIMIT 50"
         ),
-        {"lock": queueing_lock},
+        {"lock": queueing_lock, "correlation_id": correlation_id},
     )
     return list(rows.mappings().all())

@@ -191,7 +191,9 @@ async def show_event(
     event = await service.get_event(session, webhook_event_id, company_id=viewer.company_id)
     if event is None:
         raise sessions.not_found()
-    jobs: list[Any] = await repository.jobs_of_event(session, queueing_lock(event.id))
+    jobs: list[Any] = await repository.jobs_of_event(
+        session, queueing_lock(event.id), event.correlation_id
+    )
     return page(request, "webhook_event.html", viewer, event=event, jobs=jobs)
 
 
