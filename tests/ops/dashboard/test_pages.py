@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.scopes import Scope
-from askpro.models import WebhookEvent
+from askpro.models import AppointmentEvent, Call, WebhookEvent
 from askpro.ops.dashboard.charts import histogram_quantile
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import (
@@ -178,3 +178,36 @@ async def test_the_calendar_escapes_what_customers_are_called(
         assert "&lt;b onclick=&#34;x()&#34;&gt;Eve" in page.text
         assert '<b onclick="x()">' not in page.text
         assert "Cut" in page.text
+
+
+async def test_a_call_lists_the_appointments_it_booked_and_the_ones_it_changed(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session, locale="en")
+    staff = await create_staff(session, company, name="Anna")
+    service = await create_service(session, company, name="Cut", staff=[staff])
+    started = dt.datetime(2031, 3, 4, 9, tzinfo=dt.UTC)
+    call = Call(call_id="call_x", company_id=company.id, started_at=started,
+                ended_at=started + dt.timedelta(minutes=3))  # fmt: skip
+    session.add(call)
+    await session.flush()
+    booked = await create_appointment(
+        session, company, staff, service, started + dt.timedelta(days=1), call_id=call.id
+    )
+    moved = await create_appointment(
+        session, company, staff, service, started + dt.timedelta(days=2)
+    )
+    untouched = await create_appointment(
+        session, company, staff, service, started + dt.timedelta(days=3)
+    )
+    session.add(AppointmentEvent(
+        company_id=company.id, appointment_id=moved.id, kind="rescheduled",
+        actor="retell:call_x", channel="phone", created_at=started + dt.timedelta(minutes=1),
+    ))  # fmt: skip
+    issued = await create_token(session, company)
+    await session.commit()
+    await login(api, issued.plaintext)
+    page = await api.get(f"/dashboard/calls/{call.id}")
+    assert f'/dashboard/appointments/{booked.id}"' in page.text
+    assert f'/dashboard/appointments/{moved.id}"' in page.text
+    assert f'/dashboard/appointments/{untouched.id}"' not in page.text

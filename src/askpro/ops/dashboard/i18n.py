@@ -78,7 +78,9 @@ GERMAN: dict[str, str] = {
     "Transcript": "Gesprächsverlauf",
     "Summary": "Zusammenfassung",
     "Sentiment": "Stimmung",
-    "Appointments of this call": "Termine aus diesem Anruf",
+    "Appointments booked or changed in this call": (
+        "In diesem Anruf gebuchte oder geänderte Termine"
+    ),
     "Date": "Datum",
     "Day": "Tag",
     "Week": "Woche",

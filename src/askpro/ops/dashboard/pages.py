@@ -116,11 +116,12 @@ async def show_call(
     call = await repository.call(session, company_id, call_row_id)
     if call is None:
         raise sessions.not_found()
-    appointments = (
-        await repository.appointments_of(session, company_id, call_id=call.id)
-        if viewer.can(Scope.APPOINTMENTS_READ)
-        else []
-    )
+    appointments = []
+    if viewer.can(Scope.APPOINTMENTS_READ):
+        changed = await repository.appointments_changed_in_call(session, company_id, call)
+        appointments = await repository.appointments_of(
+            session, company_id, call_id=call.id, also_ids=changed
+        )
     charged = await repository.call_charge(session, call.call_id)
     return page(request, "call.html", viewer, call=call, appointments=appointments, charged=charged)
 

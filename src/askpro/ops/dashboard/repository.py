@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, literal_column, select, text, update
+from sqlalchemy import RowMapping, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate_mappings
@@ -328,18 +328,43 @@ async def appointments_of(
     *,
     call_id: int | None = None,
     customer_id: int | None = None,
+    also_ids: Sequence[int] = (),
     limit: int = 100,
 ) -> list[RowMapping]:
-    """A call's or a customer's appointments (newest first)."""
+    """A call's (booked during it, or ``also_ids``) or a customer's appointments, newest
+    first."""
     statement = _appointments_select(company_id)
     if call_id is not None:
-        statement = statement.where(Appointment.call_id == call_id)
+        statement = statement.where(
+            or_(Appointment.call_id == call_id, Appointment.id.in_(also_ids))
+        )
     if customer_id is not None:
         statement = statement.where(Appointment.customer_id == customer_id)
     rows = await session.execute(
         statement.order_by(Appointment.starts_at.desc(), Appointment.id.desc()).limit(limit)
     )
     return list(rows.mappings().all())
+
+
+async def appointments_changed_in_call(
+    session: AsyncSession, company_id: int, call: Call
+) -> list[int]:
+    """Appointments the agent changed during the call (their history names the call as the
+    actor, ``retell:<call id>``; looked up in the call's time window through the index)."""
+    if call.started_at is None:
+        return []
+    until = (call.ended_at or call.started_at + dt.timedelta(hours=2)) + dt.timedelta(minutes=5)
+    ids = await session.scalars(
+        select(AppointmentEvent.appointment_id)
+        .where(
+            AppointmentEvent.company_id == company_id,
+            AppointmentEvent.created_at >= call.started_at,
+            AppointmentEvent.created_at < until,
+            AppointmentEvent.actor == f"retell:{call.call_id}",
+        )
+        .distinct()
+    )
+    return list(ids)
 
 
 # ---- customers -----------------------------------------------------------------------
