@@ -4,6 +4,12 @@ statements from pg_stat_statements, the live screen."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import signal
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +162,30 @@ def test_the_live_screen_renders_timings_and_server_figures(
         assert query.name in screen
     for column in ("connections", "locks waiting", "queue depth", "oldest received", "cache hit"):
         assert column in screen
+
+
+def test_live_runs_in_a_terminal_until_ctrl_c(seeded: dict[str, int], database_url: str) -> None:
+    """``--live`` on a pseudo-terminal: a frame with the server figures, then Ctrl-C ends it."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command line on the pty, never back into pytest
+        try:
+            os.environ.update(COLUMNS="200", LINES="60", ASKPRO_LOG_JSON="false")
+            os.execv(sys.executable, [sys.executable, "-m", "askpro", "perf", "monitor",
+                                      "--live", "--repeat", "1", "--database-url", database_url])  # fmt: skip
+        finally:
+            os._exit(127)
+    screen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"cache hit" not in screen and time.monotonic() < deadline:
+            ready, _, _ = select.select([terminal], [], [], 1)
+            if ready:
+                screen += os.read(terminal, 65536)
+        os.kill(pid, signal.SIGINT)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    text = screen.decode(errors="replace")
+    assert "cache hit" in text
+    assert "free-slot check" in text
+    assert os.waitstatus_to_exitcode(status) == 0
