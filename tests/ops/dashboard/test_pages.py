@@ -211,3 +211,20 @@ async def test_a_call_lists_the_appointments_it_booked_and_the_ones_it_changed(
     assert f'/dashboard/appointments/{booked.id}"' in page.text
     assert f'/dashboard/appointments/{moved.id}"' in page.text
     assert f'/dashboard/appointments/{untouched.id}"' not in page.text
+
+
+async def test_calcom_health_says_not_configured_or_that_the_key_does_not_decrypt(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    plain = await create_company(session, locale="en")
+    broken = await create_company(session, locale="en", calcom_api_key_encrypted="not-fernet")
+    plain_token = await create_token(session, plain)
+    broken_token = await create_token(session, broken)
+    await session.commit()
+    await login(api, plain_token.plaintext)
+    assert "not configured" in (await api.get("/dashboard/partials/calcom")).text
+    api.cookies.clear()
+    await login(api, broken_token.plaintext)
+    answer = await api.get("/dashboard/partials/calcom")
+    assert answer.status_code == 200
+    assert "cannot be decrypted" in answer.text

@@ -37,6 +37,10 @@ GERMAN: dict[str, str] = {
     "Rate budget left": "Verbleibendes Kontingent",
     "Reachable": "Erreichbar",
     "not configured": "nicht eingerichtet",
+    "The stored Cal.com key cannot be decrypted (was ASKPRO_SECRET_KEY changed?).": (
+        "Der gespeicherte Cal.com-Schlüssel lässt sich nicht entschlüsseln "
+        "(wurde ASKPRO_SECRET_KEY geändert?)."
+    ),
     "yes": "ja",
     "no": "nein",
     "Provider": "Anbieter",

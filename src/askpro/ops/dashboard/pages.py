@@ -84,9 +84,12 @@ async def calcom_health(request: Request, session: Session, viewer: CurrentViewe
     company_id = viewer.tenant()
     viewer.require(Scope.APPOINTMENTS_READ)
     company = await repository.company(session, company_id)
-    client = calcom_client_for(company, request.app.state.runtime.settings) if company else None
+    try:
+        client = calcom_client_for(company, request.app.state.runtime.settings) if company else None
+    except ValueError:  # a stored key that no longer decrypts (ASKPRO_SECRET_KEY changed)
+        return page(request, "calcom_health.html", viewer, report=None, undecryptable=True)
     report = await check_account(client) if client is not None else None
-    return page(request, "calcom_health.html", viewer, report=report)
+    return page(request, "calcom_health.html", viewer, report=report, undecryptable=False)
 
 
 @router.get("/calls")
