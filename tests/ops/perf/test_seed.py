@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
+from askpro import migrations
 from askpro.db import Database
 from tests.fixtures.database import with_database
 from tests.ops.perf.conftest import SMALL_PLAN, askpro
@@ -14,6 +15,8 @@ def test_the_seed_writes_the_planned_rows_and_the_sequences_move_past_them(
     seeded: dict[str, int], database_url: str
 ) -> None:
     assert seeded["appointments"] == SMALL_PLAN.appointments
+    # The indexes dropped for the COPY are all back, as the models and migrations define them.
+    migrations.check(database_url)
     with psycopg.connect(database_url) as connection:
         for table, planned in SMALL_PLAN.rows().items():
             row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()

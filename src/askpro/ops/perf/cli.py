@@ -263,7 +263,11 @@ def seed_command(
                 table: progress.add_task(table, total=count) for table, count in plan.rows().items()
             }
             counts = seed_database(
-                url, plan, lambda table, rows: progress.advance(tasks[table], rows), append=append
+                url,
+                plan,
+                lambda table, rows: progress.advance(tasks[table], rows),
+                append=append,
+                announce=lambda message: progress.console.print(f"{message} …"),
             )
     except SeedRefused as refused:
         typer.echo(f"askpro: {refused}", err=True)
