@@ -24,7 +24,7 @@ from askpro.integrations.calcom.standin import create_standin_app, persistent_st
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
-from askpro.ops import health, liveness
+from askpro.ops import dashboard, docs, health, liveness
 from askpro.runtime import Runtime, build_runtime, set_runtime
 from askpro.webhooks import routes as webhook_routes
 
@@ -154,6 +154,8 @@ def create_app(
         version="0.1.0",
         summary="Backend for AI phone receptionists that book appointments.",
         lifespan=lifespan,
+        docs_url=None,  # served by askpro.ops.docs with local assets
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -173,6 +175,8 @@ def create_app(
     app.include_router(webhook_routes.router)
     app.include_router(retell_routes.router)
     app.include_router(calcom_routes.router)
+    dashboard.install(app)
+    docs.install(app)
     if settings.calcom_standin:
         # Demo mode without Cal.com credentials: the client talks to this server itself.
         app.mount("/_calcom", create_standin_app(persistent_state(settings.data_dir)))

@@ -21,6 +21,7 @@ from askpro.calls.cli import add_simulate_call
 from askpro.cliutil import console, enable_debug, load_or_exit, run_app, run_in_transaction
 from askpro.config import Settings
 from askpro.integrations.calcom.cli import calcom_cli
+from askpro.ops.perf.cli import perf_cli
 from askpro.outbound.cli import events_cli
 from askpro.tenancy.cli import companies_cli
 from askpro.webhooks.cli import simulate_cli, webhooks_cli
@@ -41,6 +42,7 @@ SUB_APPS: dict[str, typer.Typer] = {
     "tokens": tokens_cli,
     "billing": billing_cli,
     "events": events_cli,
+    "perf": perf_cli,
 }
 for _name, _sub_app in SUB_APPS.items():
     cli.add_typer(_sub_app, name=_name)

@@ -29,7 +29,7 @@ SCOPES_END = "<!-- scopes-table:end -->"
 class RouteEntry:
     method: str
     path: str
-    access: str  # "bearer", "public", "webhook", "docs"
+    access: str  # "bearer", "public", "webhook", "docs", "dashboard"
     scopes: tuple[str, ...] | None  # None: declares none
     summary: str
 
@@ -55,6 +55,10 @@ def declared_scopes(route: APIRoute) -> tuple[str, ...] | None:
     return tuple(sorted(scope.value for scope in requirement.scopes))
 
 
+# The dashboard's pages need a login session (askpro.ops.dashboard.sessions); these do not.
+DASHBOARD_PUBLIC = ("/dashboard/login", "/dashboard/static")
+
+
 def _access(path: str, scopes: tuple[str, ...] | None) -> str:
     if scopes is not None:
         return "bearer"
@@ -62,6 +66,8 @@ def _access(path: str, scopes: tuple[str, ...] | None) -> str:
         return "webhook"
     if path.startswith(("/docs", "/openapi", "/redoc")):
         return "docs"
+    if path.startswith("/dashboard") and not path.startswith(DASHBOARD_PUBLIC):
+        return "dashboard"
     return "public"
 
 
@@ -120,6 +126,7 @@ def render_markdown(app: FastAPI) -> str:
             "public": "public",
             "webhook": "webhook signature",
             "docs": "public (docs)",
+            "dashboard": "dashboard session (token login), scopes per page",
         }[entry.access]
         lines.append(f"| {entry.method} | `{entry.path}` | {access} | {scopes} | {limit} |")
     return "\n".join(lines)

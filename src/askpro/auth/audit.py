@@ -1,6 +1,6 @@
 """The audit log: recorded by a middleware, written in batches off the request path.
 
-Every write request (POST/PUT/PATCH/DELETE) under ``/api/`` and every failed
+Every write request (POST/PUT/PATCH/DELETE) under ``/api/`` or ``/dashboard/`` and every failed
 authentication or authorisation (401/403) is one ``audit_logs`` row. The middleware only
 appends to an in-process queue after the response is complete; a background task inserts
 the queue in batches (every ``interval`` seconds or ``batch_size`` rows). A failed insert is
@@ -30,7 +30,8 @@ from askpro.observability import current_correlation_id, get_logger
 log = get_logger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-AUDITED_PREFIX = "/api/"
+# The dashboard's POSTs (login, replay) are audited exactly like the REST API's.
+AUDITED_PREFIXES = ("/api/", "/dashboard/")
 UNAUDITED_PREFIXES = ("/api/health",)
 MAX_CAPTURED_BODY = 64 * 1024
 
@@ -178,7 +179,7 @@ def route_template(path: str, params: dict[str, Any]) -> str:
 
 
 def audit_kind(method: str, path: str, status: int) -> str | None:
-    if not path.startswith(AUDITED_PREFIX) or path.startswith(UNAUDITED_PREFIXES):
+    if not path.startswith(AUDITED_PREFIXES) or path.startswith(UNAUDITED_PREFIXES):
         return None
     if status in (401, 403):
         return "auth_failure"
@@ -195,7 +196,7 @@ class AuditMiddleware:
         self.writer = writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIXES):
             await self.app(scope, receive, send)
             return
         status = 500

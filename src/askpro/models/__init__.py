@@ -9,6 +9,7 @@ from askpro.models.booking import CustomerMerge, ToolCallAnswer
 from askpro.models.calcom import CalcomBooking, CalcomSyncCursor
 from askpro.models.calls import Call
 from askpro.models.customers import Customer
+from askpro.models.dashboard import DashboardSession
 from askpro.models.outbound import (
     CallerMessage,
     DeliveryAttempt,
@@ -34,6 +35,7 @@ __all__ = [
     "Company",
     "Customer",
     "CustomerMerge",
+    "DashboardSession",
     "DeliveryAttempt",
     "Invoice",
     "LedgerEntry",

@@ -106,6 +106,15 @@ class Appointment(IdMixin, TimestampMixin, Base):
             unique=True,
         ),
         Index(None, "company_id", "starts_at"),
+        # The dashboard's bookings today and per day, answered from the index alone.
+        Index(None, "company_id", "created_at", postgresql_include=["status", "source"]),
+        # The availability query: a staff member's live ranges around a slot.
+        Index(
+            "ix_appointments_live_staff_id_blocks_from",
+            "staff_id",
+            "blocks_from",
+            postgresql_where=text("status IN ('held', 'booked')"),
+        ),
         Index(None, "staff_id", "starts_at"),
         Index(None, "customer_id", "starts_at"),
         Index(None, "branch_id"),

@@ -36,6 +36,12 @@ class WebhookEvent(IdMixin, Base):
         Index(None, "provider", "event_type", "received_at"),
         Index(None, "company_id", "received_at"),
         Index(None, "entity_key"),
+        # The dashboard's count of a company's failed and dead events.
+        Index(
+            "ix_webhook_events_company_id_failing",
+            "company_id",
+            postgresql_where=text("status IN ('failed', 'dead')"),
+        ),
     )
 
     provider: Mapped[str] = mapped_column(String(20))

@@ -128,9 +128,24 @@ async def replay_status(
     provider: str | None = None,
 ) -> ReplayResult:
     """Replay up to ``limit`` events in ``status`` (``failed`` or ``dead``), oldest first."""
-    if status not in REPLAYABLE_STATUSES:
-        raise ValueError(f"only {', '.join(REPLAYABLE_STATUSES)} events can be replayed")
-    ids = await repository.ids_with_status(
-        session, status, since, limit, company_id=company_id, provider=provider
+    ids = await replayable_ids(
+        session, status, since=since, limit=limit, company_id=company_id, provider=provider
     )
     return await replay(session, ids, actor, company_id=company_id)
+
+
+async def replayable_ids(
+    session: AsyncSession,
+    status: str,
+    *,
+    since: dt.datetime | None = None,
+    limit: int = 1000,
+    company_id: int | None = None,
+    provider: str | None = None,
+) -> list[int]:
+    """The events :func:`replay_status` would replay now (the dashboard confirms the count)."""
+    if status not in REPLAYABLE_STATUSES:
+        raise ValueError(f"only {', '.join(REPLAYABLE_STATUSES)} events can be replayed")
+    return await repository.ids_with_status(
+        session, status, since, limit, company_id=company_id, provider=provider
+    )

@@ -1,0 +1,1 @@
+"""The performance monitor (``askpro perf monitor``) and the data seeder (``perf seed``)."""
