@@ -1,7 +1,7 @@
 """Dashboard: server-side sessions and the indexes its pages' queries need.
 
 Revision ID: 20261201_dashboard_indexes
-Revises: 20261128_booking
+Revises: 20261201_outbound
 
 - appointments (company_id, created_at) INCLUDE (status, source): today's bookings and
   bookings per day, from the index alone.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261201_dashboard_indexes"
-down_revision: Union[str, Sequence[str], None] = "20261128_booking"
+down_revision: Union[str, Sequence[str], None] = "20261201_outbound"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

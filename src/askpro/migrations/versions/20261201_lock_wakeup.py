@@ -7,7 +7,7 @@ of events of one entity. This trigger sends procrastinate's own ``job_inserted``
 notification on the job's queue channels when a locked job leaves ``doing``.
 
 Revision ID: 20261201_lock_wakeup
-Revises: 20261128_booking
+Revises: 20261201_staff_calendars
 """
 
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ from typing import Sequence, Union
 from alembic import op
 
 revision: str = "20261201_lock_wakeup"
-down_revision: Union[str, Sequence[str], None] = "20261128_booking"
+down_revision: Union[str, Sequence[str], None] = "20261201_staff_calendars"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """Outbound events: webhook endpoints, the outbox, deliveries, attempts; caller messages.
 
 Revision ID: 20261201_outbound
-Revises: 20261128_booking
+Revises: 20261201_lock_wakeup
 """
 
 from typing import Sequence, Union
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261201_outbound"
-down_revision: Union[str, Sequence[str], None] = "20261128_booking"
+down_revision: Union[str, Sequence[str], None] = "20261201_lock_wakeup"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
