@@ -112,6 +112,10 @@ async def test_cancel_reason_is_stored_and_sent_to_cal_com(demo: Demo) -> None:
     assert without.json()["cancellation_reason"] == "cancelled_via_api"
     reasons = {b["uid"]: b.get("cancellationReason") for b in demo.standin.state.bookings.values()}
     assert sorted(reasons.values(), key=str) == ["cancelled_via_api", "customer is ill"]
+    detail = await demo.http.get(f"/api/v1/appointments/{ids[0]}", headers=demo.token.headers)
+    kinds = [event["kind"] for event in detail.json()["history"]]
+    assert kinds == ["booked", "calcom_created", "cancelled", "calcom_cancelled"]
+    assert detail.json()["history"][2]["changes"] == {"reason": "customer is ill"}
     refused = await demo.http.post(
         f"/api/v1/appointments/{ids[0]}/cancel",
         json={"reason": ""},
