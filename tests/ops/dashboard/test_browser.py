@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from askpro.auth.scopes import Scope
 from askpro.db import Database
 from askpro.kit.time import utc_now
-from askpro.models import ApiToken, AuditLog, Call, Company, WebhookEvent
+from askpro.models import ApiToken, AuditLog, Call, CallerMessage, Company, WebhookEvent
 from askpro.webhooks.registry import handles
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import (
@@ -63,7 +63,12 @@ async def _world(session: AsyncSession, *, locale: str = "en") -> World:
     answered = await _call(
         session, company, "call_a1", started_at=now, duration_ms=90_000, from_number="+4930111"
     )
-    await _call(session, company, "call_a2", started_at=now, duration_ms=30_000)
+    unbooked = await _call(session, company, "call_a2", started_at=now, duration_ms=30_000)
+    session.add(
+        CallerMessage(
+            company_id=company.id, call_id=unbooked.id, kind="message", body="Bitte zurückrufen"
+        )
+    )
     await create_appointment(
         session,
         company,

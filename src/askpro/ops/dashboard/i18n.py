@@ -26,7 +26,7 @@ GERMAN: dict[str, str] = {
     "Calls answered": "Angenommene Anrufe",
     "Booked by phone": "Telefonisch gebucht",
     "Conversion (calls → bookings)": "Umwandlung (Anrufe → Buchungen)",
-    "Calls without a booking (message taken)": "Anrufe ohne Buchung (Nachricht aufgenommen)",
+    "Messages and call-backs taken": "Aufgenommene Nachrichten und Rückrufwünsche",
     "Minutes used": "Verbrauchte Minuten",
     "Balance": "Guthaben",
     "Failed webhooks": "Fehlgeschlagene Webhooks",

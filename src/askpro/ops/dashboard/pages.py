@@ -63,6 +63,7 @@ async def today(request: Request, session: Session, viewer: CurrentViewer) -> HT
         calls = await repository.call_figures(session, company_id, start, end)
         figures["calls"] = calls
         figures["minutes"] = round(calls.duration_ms / 60000, 1)
+        figures["messages"] = await repository.messages_taken(session, company_id, start, end)
     if viewer.can(Scope.APPOINTMENTS_READ):
         figures["booked"] = await repository.phone_bookings(session, company_id, start, end)
         figures["pending_syncs"] = await repository.pending_syncs(session, company_id)

@@ -22,6 +22,7 @@ from askpro.models import (
     AppointmentEvent,
     Branch,
     Call,
+    CallerMessage,
     Company,
     Customer,
     DashboardSession,
@@ -113,6 +114,20 @@ async def call_figures(
         )
     ).one()
     return CallFigures(answered=row[0], with_booking=row[1], duration_ms=int(row[2] or 0))
+
+
+async def messages_taken(
+    session: AsyncSession, company_id: int, start: dt.datetime, end: dt.datetime
+) -> int:
+    """Messages and call-back requests the agent took in ``[start, end)``."""
+    count = await session.scalar(
+        select(func.count()).where(
+            CallerMessage.company_id == company_id,
+            CallerMessage.created_at >= start,
+            CallerMessage.created_at < end,
+        )
+    )
+    return int(count or 0)
 
 
 async def phone_bookings(
