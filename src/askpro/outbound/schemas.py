@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool
 
 
 class EventType(StrEnum):
@@ -173,8 +173,9 @@ class EndpointCreate(BaseModel):
     url: HttpUrl = Field(description="https:// outside demo/test mode; public addresses only.")
     event_types: list[EventType] = EventTypes
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool = True
-    follow_redirects: bool = Field(
+    # Strict: the document says boolean, so 0/1 and "true" are refused, not coerced.
+    enabled: StrictBool = True
+    follow_redirects: StrictBool = Field(
         default=False, description="Follow up to 3 redirects (each target checked again)."
     )
 
@@ -187,10 +188,10 @@ class EndpointUpdate(BaseModel):
     url: HttpUrl | None = None
     event_types: list[EventType] | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = Field(
+    enabled: StrictBool | None = Field(
         default=None, description="true re-enables an endpoint askpro disabled."
     )
-    follow_redirects: bool | None = None
+    follow_redirects: StrictBool | None = None
 
 
 class SecretRotation(BaseModel):
