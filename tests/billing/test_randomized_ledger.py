@@ -191,7 +191,7 @@ async def test_randomized_sequence_keeps_every_balance_equal_to_its_ledger(
 
     result = askpro(database_url, "billing", "reconcile", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout)
     assert report["differences"] == []
     assert report["accounts_checked"] == len(accounts) == 4
     assert report["companies_checked"] == len(companies)

@@ -132,13 +132,13 @@ async def test_a_phone_booking_retried_and_a_killed_worker_give_one_booked_deliv
 async def test_a_rolled_back_booking_produces_no_event(
     client: httpx.AsyncClient, salon: Salon, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import askpro.booking.service as booking_service
+    from askpro.booking import repository as booking_repository
 
     async def fail_after_the_history_row(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the process failed before commit")
 
     # `view` runs after the appointment and its history row were flushed, inside the unit.
-    monkeypatch.setattr(booking_service, "view", fail_after_the_history_row)
+    monkeypatch.setattr(booking_repository, "view", fail_after_the_history_row)
     with pytest.raises(RuntimeError):
         await post_tool(client, "book_appointment", BOOKING, call_id="c-rb", to_number=salon.number)
     assert await _count(database, Appointment, status="booked") == 0

@@ -162,8 +162,8 @@ async def test_cli_map_links_each_stylists_event_types_and_the_team_round_robin(
     dry = _askpro(database_url, calcom_standin, "map", "--company", str(company.id), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "2 link(s) would change" in dry.stdout
-    assert "Nobody: no calcom_username" in dry.stdout
-    assert "hosts [12] are no staff member's calcom_user_id" in dry.stdout
+    assert "Nobody: no calcom_username" in dry.stderr  # warnings go to stderr, the table to stdout
+    assert "hosts [12] are no staff member's calcom_user_id" in dry.stderr
     async with database.sessions() as session:
         assert await session.scalar(select(Service.calcom_event_type_id)) is None
     done = _askpro(database_url, calcom_standin, "map", "--company", str(company.id))
