@@ -125,7 +125,8 @@ class FallbackStorage(Storage, MovingWindowSupport):
 
     async def reset(self) -> int | None:
         await self.memory.reset()
-        return await self.primary.reset()
+        result: int | None = await self._run("reset")
+        return result
 
     async def clear(self, key: str) -> None:
         await self._run("clear", key)
