@@ -273,7 +273,7 @@ async def in_process_inbound(
     return result
 
 
-async def inbound_round_trips() -> int:
+async def inbound_round_trips(data_dir: Path) -> int:
     """SQL statements one inbound answer sends (load-independent; counted in-process)."""
     from sqlalchemy import event
 
@@ -281,7 +281,7 @@ async def inbound_round_trips() -> int:
     from askpro.db import Database, resolve_database_url
     from askpro.integrations.retell.inbound import build_inbound_answer
 
-    settings = load_settings(data_dir=ROOT / "var" / "bench")
+    settings = load_settings(data_dir=data_dir)
     database = Database(resolve_database_url(settings), pool_size=2)
     payload = {
         "event": "call_inbound",
@@ -362,7 +362,9 @@ def main() -> None:
                 not options.two_staff_only,
             )
         )
-        results["inbound_answer_round_trips"] = asyncio.run(inbound_round_trips())
+        results["inbound_answer_round_trips"] = asyncio.run(
+            inbound_round_trips(options.data_dir.resolve())
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         try:
