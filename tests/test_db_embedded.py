@@ -155,3 +155,26 @@ def test_four_test_workers_starting_the_embedded_server_at_once_get_one_server(
         _, errors = worker.communicate("", timeout=60)
         assert worker.returncode == 0, errors
     assert postmaster_pids(tmp_path / "postgres") == [], "the last worker stopped the server"
+
+
+def test_initialisation_waits_for_the_process_holding_the_data_dir_lock(tmp_path: Path) -> None:
+    """The lock, not luck: no process initialises a data dir another one is working on."""
+    import fcntl
+
+    program = (
+        "import sys; from pathlib import Path; "
+        "from askpro.db import start_embedded_postgres, release_embedded_postgres; "
+        "start_embedded_postgres(Path(sys.argv[1])); release_embedded_postgres()"
+    )
+    with (tmp_path / "postgres.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        starter = subprocess.Popen(
+            [sys.executable, "-c", program, str(tmp_path)], env=askpro_environment()
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            starter.wait(timeout=3)
+        assert not (tmp_path / "postgres" / "PG_VERSION").exists(), "initdb waited for the lock"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert starter.wait(timeout=120) == 0
+    assert (tmp_path / "postgres" / "PG_VERSION").exists()
+    assert postmaster_pids(tmp_path / "postgres") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,23 @@ def test_create_rejects_unknown_scopes_and_platform_scopes(database_url: str) ->
     )
     assert bad_duration.returncode == 2
     assert "Traceback" not in bad_duration.stderr
+
+
+async def test_star_on_a_company_token_means_every_scope_a_company_token_can_hold(
+    database_url: str, session: AsyncSession
+) -> None:
+    from askpro.auth.scopes import COMPANY_SCOPES
+
+    company = await create_company(session, name="Salon Star")
+    await session.commit()
+    created = _askpro(
+        database_url, "create", "--company", str(company.id), "--name", "all", "--scopes", "*"
+    )
+    assert created.returncode == 0, created.stderr
+    listed = _askpro(database_url, "list", "--company", str(company.id), "--json")
+    assert listed.returncode == 0, listed.stderr
+    [token] = json.loads(listed.stdout)
+    assert token["scopes"] == sorted(scope.value for scope in COMPANY_SCOPES)
+    platform = _askpro(database_url, "create", "--name", "ops", "--scopes", "*")
+    assert platform.returncode == 0, platform.stderr
+    assert "companies:read" in platform.stderr, "a platform token's '*' includes them"
