@@ -50,9 +50,51 @@ SKIPPED = {
     ".venv/bin/askpro serve --no-worker --no-demo --host 0.0.0.0": (
         "a second server on port 8000 and every interface"
     ),
+    ".venv/bin/askpro serve --no-worker --no-demo --host 0.0.0.0 --port 8000": (
+        "a second server on port 8000 and every interface"
+    ),
+    ".venv/bin/python -m askpro.ops.cluster --web 2 --workers 2": (
+        "a whole cluster of processes until Ctrl-C; tests/cluster runs it (ASKPRO_TEST_CLUSTER=1)"
+    ),
+    ".venv/bin/python -m askpro.ops.cluster --web 4 --workers 2 --database-url "
+    "postgresql://postgres@127.0.0.1:5432/askpro --redis-url redis://127.0.0.1:6379/0": (
+        "a whole cluster of processes until Ctrl-C; tests/cluster runs it (ASKPRO_TEST_CLUSTER=1)"
+    ),
+    ".venv/bin/askpro simulate call --base-url http://127.0.0.1:PORT1,http://127.0.0.1:PORT2 "
+    "--key askpro-cluster-retell-key --calls 200 --concurrency 10": (
+        "the ports of a running cluster; tests/cluster/test_soak.py plays these 200 calls"
+    ),
+    ".venv/bin/askpro perf monitor --live": (
+        "a full-screen display until Ctrl-C; tests/ops/perf runs it in a pseudo-terminal"
+    ),
+    ".venv/bin/askpro perf seed --appointments 1000000 --database askpro_perf": (
+        "about three minutes; tests/ops/perf/test_seed.py seeds a small database"
+    ),
+    ".venv/bin/askpro perf monitor --report report.json --database askpro_perf": (
+        "reads the seeded database of the line before"
+    ),
+    ".venv/bin/askpro perf seed --appointments 100000 --companies 1 --webhook-events 100000 "
+    "--database-url postgresql://user@db.internal:5432/askpro_perf": (
+        "an example production host that does not exist here"
+    ),
+    'curl -sX POST http://127.0.0.1:8000/api/v1/webhook-endpoints -H "Authorization: Bearer '
+    "$TOKEN\" -H 'content-type: application/json' -d '{\"url\": "
+    '"https://crm.example.com/hooks/askpro", "event_types": ["appointment.booked", '
+    '"message.taken"]}\'': (
+        "needs a token of yours; tests/api/test_webhook_endpoints_api.py registers endpoints"
+    ),
+    "askpro events list --company 7 --endpoint 3 --status failed": (
+        "needs a registered endpoint; tests/outbound/test_cli.py lists and replays deliveries"
+    ),
+    "askpro events replay --company 7 --endpoint 3 --status failed --since 2h": (
+        "needs a registered endpoint; tests/outbound/test_cli.py lists and replays deliveries"
+    ),
 }
 # Commands that run until stopped: they must start, stay up and stop cleanly on SIGTERM.
-LONG_RUNNING = {".venv/bin/askpro worker --concurrency 8"}
+LONG_RUNNING = {
+    ".venv/bin/askpro worker --concurrency 8",
+    ".venv/bin/askpro worker --concurrency 4",
+}
 # The worker processes webhooks after they are acknowledged, so a command about their
 # effect (a balance, a replay of an event still in flight) may need a moment.
 SETTLE_SECONDS = 20.0
@@ -69,7 +111,9 @@ def documented_commands() -> list[Example]:
     examples = []
     for document in DOCUMENTS:
         for language, body in FENCE.findall(document.read_text(encoding="utf-8")):
-            lines = [line.strip() for line in body.splitlines() if line.strip()]
+            # A line ending in a backslash continues on the next, as in the shell.
+            joined = re.sub(r"\\\n\s*", "", body)
+            lines = [line.strip() for line in joined.splitlines() if line.strip()]
             if language != "sh":
                 hidden = [line for line in lines if COMMAND_START.match(line)]
                 assert not hidden, f"{document.name}: commands outside an sh block: {hidden}"
