@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, UrlConstraints
+
+# The column holds 2000 characters; the normalised URL may gain a character or two ("/").
+EndpointUrl = Annotated[HttpUrl, UrlConstraints(max_length=1990)]
 
 
 class EventType(StrEnum):
@@ -170,7 +173,7 @@ class EndpointCreate(BaseModel):
         },
     )
 
-    url: HttpUrl = Field(description="https:// outside demo/test mode; public addresses only.")
+    url: EndpointUrl = Field(description="https:// outside demo/test mode; public addresses only.")
     event_types: list[EventType] = EventTypes
     description: str | None = Field(default=None, max_length=500)
     # Strict: the document says boolean, so 0/1 and "true" are refused, not coerced.
@@ -185,7 +188,7 @@ class EndpointUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"description": "Salon CRM (new)"}]}
     )
 
-    url: HttpUrl | None = None
+    url: EndpointUrl | None = None
     event_types: list[EventType] | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, max_length=500)
     enabled: StrictBool | None = Field(
