@@ -278,24 +278,38 @@ class WebhookProcessor:
         return _json(answer)
 
     async def _answer_and_record(self, payload: Any, store: dict[str, Any]) -> dict[str, Any]:
+        """Build the answer from autocommit reads, then record the event in one statement.
+
+        The answer only reads, so it needs no transaction (no BEGIN/COMMIT round trips);
+        the record is one autocommit INSERT. Both run once more on a fresh connection when
+        the pooled one turns out dead, which repeats nothing (reads; a duplicate insert is
+        ignored by the unique key).
+        """
         database = self.runtime.database
-        async with database.sessions() as session:
-            try:
-                answer = await inbound_responder()(session, payload)
-                await repository.insert_event(session, status="processed", **store)
-                await session.commit()
-                return answer
-            except Exception as error:
-                await session.rollback()
-                if _is_database_error(error):
-                    raise
-                log.exception("webhook.inbound_responder_failed")
-                failure = f"{type(error).__name__}: {error}"[:2000]
-        # The caller is still ringing: answer with the number's default agent, keep the evidence.
-        async with database.sessions() as session:
-            await repository.insert_event(session, status="failed", last_error=failure, **store)
-            await session.commit()
-        return EMPTY_INBOUND_ANSWER
+
+        async def answer() -> dict[str, Any]:
+            async with database.autocommit_sessions() as session:
+                return await inbound_responder()(session, payload)
+
+        try:
+            built = await retry_on_dead_connection(answer, name="webhooks.inbound_answer")
+            status, failure = "processed", None
+        except Exception as error:
+            if _is_database_error(error):
+                raise
+            log.exception("webhook.inbound_responder_failed")
+            # The caller is still ringing: the number's default agent answers; keep evidence.
+            built, status = EMPTY_INBOUND_ANSWER, "failed"
+            failure = f"{type(error).__name__}: {error}"[:2000]
+
+        async def record() -> None:
+            async with database.driver_connection() as connection:
+                await repository.insert_answered(
+                    connection, status=status, last_error=failure, **store
+                )
+
+        await retry_on_dead_connection(record, name="webhooks.inbound_record")
+        return built
 
 
 def _json(content: Any) -> Response:

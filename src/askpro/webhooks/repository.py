@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.db import DriverConnection
@@ -25,87 +24,25 @@ from askpro.webhooks.providers import ParsedEvent, Routing
 PROCESSABLE = ("received", "processing", "failed")
 
 
-def company_expression(routing: Routing, verified_company_id: int | None) -> Any:
-    """The company of an event as a SQL expression, resolved inside the INSERT itself.
-
-    Hints only count when they name an existing company, and resolving them in the same
-    statement costs no extra round trip on the acknowledgement path.
-    """
-    if verified_company_id is not None:
-        return verified_company_id
-    candidates: list[Any] = []
-    if routing.company_id is not None:
-        candidates.append(
-            select(Company.id).where(Company.id == routing.company_id).scalar_subquery()
-        )
-    if routing.phone_numbers:
-        candidates.append(
-            select(PhoneNumber.company_id)
-            .where(PhoneNumber.number.in_(routing.phone_numbers))
-            .order_by(PhoneNumber.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-    if not candidates:
-        return None
-    return candidates[0] if len(candidates) == 1 else func.coalesce(*candidates)
-
-
-async def insert_event(
-    session: AsyncSession,
-    *,
-    provider: str,
-    parsed: ParsedEvent,
-    body: bytes,
-    headers: dict[str, str],
-    correlation_id: str | None,
-    verified_company_id: int | None,
-    status: str = "received",
-    last_error: str | None = None,
-) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING; the new id, or None for a duplicate."""
-    answered = status in ("processed", "failed")  # handled synchronously (Retell inbound)
-    processed_at = func.now() if answered else None
-    statement = (
-        insert(WebhookEvent)
-        .values(
-            provider=provider,
-            event_type=parsed.event_type,
-            dedup_key=parsed.dedup_key,
-            entity_key=parsed.entity_key,
-            company_id=company_expression(parsed.routing, verified_company_id),
-            status=status,
-            last_error=last_error,
-            correlation_id=correlation_id,
-            headers=headers,
-            body=body,
-            occurred_at=parsed.occurred_at,
-            processed_at=processed_at,
-            attempts=1 if answered else 0,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "dedup_key"])
-        .returning(WebhookEvent.id)
-    )
-    new_id: int | None = (await session.execute(statement)).scalar_one_or_none()
-    return new_id
-
-
 # The acknowledgement path in ONE statement and one round trip: the inbox row and, only when
 # the row is new, its processing job (procrastinate's own versioned defer function, with the
 # same job shape ``worker.enqueue`` produces). Run on the pool's psycopg connection itself
 # (see ``Database.driver_connection``): a static text psycopg prepares once per connection.
-INSERT_AND_ENQUEUE = """
-WITH inserted AS (
-  INSERT INTO webhook_events (provider, event_type, dedup_key, entity_key, company_id, status,
-                              correlation_id, headers, body, occurred_at)
-  VALUES (
-    %(provider)s, %(event_type)s, %(dedup_key)s, %(entity_key)s,
-    COALESCE(
+# The event's company, resolved inside the INSERT itself (no extra round trip): the company
+# whose own secret verified it, else the hinted company if it exists, else the owner of one
+# of its phone numbers.
+_COMPANY = """COALESCE(
       CAST(%(verified_company_id)s AS bigint),
       (SELECT id FROM companies WHERE id = CAST(%(company_hint)s AS bigint)),
       (SELECT company_id FROM phone_numbers
         WHERE number = ANY(CAST(%(phone_numbers)s AS varchar[])) ORDER BY id LIMIT 1)
-    ),
+    )"""
+INSERT_AND_ENQUEUE = f"""
+WITH inserted AS (
+  INSERT INTO webhook_events (provider, event_type, dedup_key, entity_key, company_id, status,
+                              correlation_id, headers, body, occurred_at)
+  VALUES (
+    %(provider)s, %(event_type)s, %(dedup_key)s, %(entity_key)s, {_COMPANY},
     'received', %(correlation_id)s, CAST(%(headers)s AS jsonb), %(body)s, %(occurred_at)s)
   ON CONFLICT (provider, dedup_key) DO NOTHING
   RETURNING id
@@ -116,7 +53,19 @@ SELECT id, (procrastinate_defer_jobs_v1(ARRAY[ROW(
       'event_id', id, 'correlation_id', CAST(%(correlation_id)s AS text))),
     NULL)::procrastinate_job_to_defer_v1]))[1] AS job_id
 FROM inserted
-"""
+"""  # noqa: S608 - built from constants only
+# An event answered synchronously (Retell's inbound call): stored as handled, no job.
+INSERT_ANSWERED = f"""
+INSERT INTO webhook_events (provider, event_type, dedup_key, entity_key, company_id, status,
+                            last_error, correlation_id, headers, body, occurred_at,
+                            processed_at, attempts)
+VALUES (
+  %(provider)s, %(event_type)s, %(dedup_key)s, %(entity_key)s, {_COMPANY},
+  %(status)s, %(last_error)s, %(correlation_id)s, CAST(%(headers)s AS jsonb), %(body)s,
+  %(occurred_at)s, now(), 1)
+ON CONFLICT (provider, dedup_key) DO NOTHING
+RETURNING id
+"""  # noqa: S608 - built from constants only
 FIND_ID = "SELECT id FROM webhook_events WHERE provider = %(provider)s AND dedup_key = %(key)s"
 
 
@@ -139,18 +88,8 @@ async def insert_and_enqueue(
     """
     cursor = await connection.execute(
         INSERT_AND_ENQUEUE,
-        {
-            "provider": provider,
-            "event_type": parsed.event_type,
-            "dedup_key": parsed.dedup_key,
-            "entity_key": parsed.entity_key,
-            "verified_company_id": verified_company_id,
-            "company_hint": parsed.routing.company_id,
-            "phone_numbers": list(parsed.routing.phone_numbers),
-            "correlation_id": correlation_id,
-            "headers": jsonfast.dumps(headers).decode(),
-            "body": body,
-            "occurred_at": parsed.occurred_at,
+        _event_values(provider, parsed, body, headers, correlation_id, verified_company_id)
+        | {
             "queue": queue,
             "task_name": task_name,
             "lock": parsed.entity_key,
@@ -159,6 +98,53 @@ async def insert_and_enqueue(
     )
     row = await cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+async def insert_answered(
+    connection: DriverConnection,
+    *,
+    provider: str,
+    parsed: ParsedEvent,
+    body: bytes,
+    headers: dict[str, str],
+    correlation_id: str | None,
+    verified_company_id: int | None,
+    status: str,
+    last_error: str | None = None,
+) -> int | None:
+    """Store an event the request itself handled (``processed`` or ``failed``); None for a
+    duplicate. ``connection`` is in autocommit: one statement, one round trip."""
+    cursor = await connection.execute(
+        INSERT_ANSWERED,
+        _event_values(provider, parsed, body, headers, correlation_id, verified_company_id)
+        | {"status": status, "last_error": last_error},
+    )
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _event_values(
+    provider: str,
+    parsed: ParsedEvent,
+    body: bytes,
+    headers: dict[str, str],
+    correlation_id: str | None,
+    verified_company_id: int | None,
+) -> dict[str, Any]:
+    """The parameters every inbox INSERT shares."""
+    return {
+        "provider": provider,
+        "event_type": parsed.event_type,
+        "dedup_key": parsed.dedup_key,
+        "entity_key": parsed.entity_key,
+        "verified_company_id": verified_company_id,
+        "company_hint": parsed.routing.company_id,
+        "phone_numbers": list(parsed.routing.phone_numbers),
+        "correlation_id": correlation_id,
+        "headers": jsonfast.dumps(headers).decode(),
+        "body": body,
+        "occurred_at": parsed.occurred_at,
+    }
 
 
 async def find_id(connection: DriverConnection, provider: str, dedup_key: str) -> int | None:
