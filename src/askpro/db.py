@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from askpro.config import Settings
 from askpro.observability import TRANSACTION_SECONDS, TRANSACTIONS, get_logger
@@ -191,6 +194,7 @@ def describe_url(libpq_url: str) -> str:
 
 
 POOL_RECYCLE_SECONDS = 900
+IDLE = TransactionStatus.IDLE
 
 
 def engine_options(pool_size: int) -> dict[str, Any]:
@@ -255,6 +259,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection as the driver's own, in autocommit, for a read of one
+        statement that needs none of SQLAlchemy's per-statement work (the hot list reads).
+
+        A third of the CPU of a SQLAlchemy ``Connection`` checkout with the ``AUTOCOMMIT``
+        execution option (its events, characteristics and greenlet hops). The connection
+        goes back to the pool as it came (autocommit off, idle); one that failed or was
+        interrupted is discarded instead, so the pool never hands out a broken one.
+        """
+        pooled = await self.engine.raw_connection()
+        driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
+        clean = False
+        try:
+            await driver.set_autocommit(True)
+            try:
+                yield driver
+            finally:
+                # A statement interrupted (a cancelled request) or a lost connection leaves it
+                # not idle: then it is not given back.
+                if not driver.closed and driver.info.transaction_status is IDLE:
+                    await driver.set_autocommit(False)
+                    clean = True
+        finally:
+            if not clean:
+                await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
