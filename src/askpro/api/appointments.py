@@ -79,8 +79,8 @@ async def list_appointments(
     staff_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
 ) -> Response:
-    """Served by :func:`serve_list` (``askpro.api.hot``) for GET; this is the declaration
-    (OpenAPI, route table) and the fallback (HEAD)."""
+    # GET is served by serve_list (askpro.api.hot): this is the declaration (OpenAPI, the
+    # route table) and the fallback (HEAD). No docstring: it would become the description.
     return await _list_page(
         _database(request),
         principal,
