@@ -114,3 +114,50 @@ async def test_a_connection_killed_before_commit_reruns_the_unit_on_a_fresh_one(
         names = (await session.execute(select(Company.name))).scalars().all()
         assert list(names) == ["attempt 2"]
         assert (await session.get(Company, company_id)) is not None
+
+
+async def test_the_driver_connection_goes_back_as_it_came_or_not_at_all(database_url: str) -> None:
+    """A read on the driver connection (the hot list reads) is in autocommit; the pool gets
+    the connection back idle with autocommit off, after a failed or cancelled statement
+    too (psycopg cancels it on the server). One the server killed is discarded."""
+    own = Database(database_url, pool_size=1)
+    try:
+        async with own.driver_connection() as connection:
+            assert connection.autocommit
+            first = (await (await connection.execute("SELECT pg_backend_pid()")).fetchone())[0]
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            async with own.driver_connection() as connection:
+                await connection.execute("SELECT 1 / 0")
+        async with own.sessions() as session:  # the same pooled connection, as it was
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            assert pid == first
+            raw = await (await session.connection()).get_raw_connection()
+            assert not raw.driver_connection.autocommit  # type: ignore[union-attr]
+
+        async def slow() -> None:
+            async with own.driver_connection() as connection:
+                await connection.execute("SELECT pg_sleep(5)")
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with own.driver_connection() as connection:
+            second = (await (await connection.execute("SELECT pg_backend_pid()")).fetchone())[0]
+            sleeping = await connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)'"
+                " AND state = 'active'"
+            )
+            assert (await sleeping.fetchone()) == (0,)
+
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (second,))
+        with pytest.raises(psycopg.OperationalError):
+            async with own.driver_connection() as connection:
+                await connection.execute("SELECT 1")
+        async with own.driver_connection() as connection:
+            third = (await (await connection.execute("SELECT pg_backend_pid()")).fetchone())[0]
+            assert third != second
+    finally:
+        await own.dispose()

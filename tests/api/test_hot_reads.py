@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from pydantic import TypeAdapter
@@ -29,8 +30,8 @@ from askpro.app import create_app
 from askpro.auth.scopes import Scope
 from askpro.booking.schemas import AppointmentOut
 from askpro.db import Database
-from askpro.kit.pagination import Page
-from askpro.models import Appointment, Company
+from askpro.kit.pagination import KeysetQuery, Page
+from askpro.models import Appointment, AuditLog, Company
 from askpro.runtime import Runtime
 from tests.fixtures import factories
 from tests.fixtures.auth import IssuedTestToken, create_token
@@ -265,3 +266,90 @@ async def test_another_companys_appointments_never_appear(
     assert {item["company_id"] for item in after.json()["items"]} <= {world.other.id}
     staff = await twin.same(f"{LIST}?staff_id={world.staff_ids[0]}", other_reader.headers)
     assert staff.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "slug"),
+    [
+        (RuntimeError("bug"), 500, "internal-error"),
+        (psycopg.OperationalError("server closed the connection"), 503, "database-unavailable"),
+    ],
+)
+async def test_a_failure_is_a_problem_counted_under_the_route_template(
+    api: httpx.AsyncClient,
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    status: int,
+    slug: str,
+) -> None:
+    world = await _world(session)
+    await session.commit()
+
+    async def broken(*_: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(KeysetQuery, "fetch", broken)
+    answer = await api.get(f"{LIST}?limit=5", headers=world.reader.headers)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith(f"/{slug}")
+    assert "X-Request-ID" in answer.headers
+    metrics = (await api.get("/metrics")).text
+    labels = f'method="GET",route="{LIST}",status="{status}"'
+    assert f"askpro_http_requests_total{{{labels}}}" in metrics
+
+
+async def test_auth_failures_are_audited_and_reads_are_not(
+    runtime: Runtime, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same audit rows from both paths: 401 and 403 (with token, company and route
+    template), nothing for a served read."""
+    world = await _world(session)
+    staff_reader = await create_token(session, world.company, scopes=[Scope.STAFF_READ])
+    await session.commit()
+    rows: dict[str, list[tuple[object, ...]]] = {}
+    for label in ("hot", "plain"):
+        if label == "plain":
+            monkeypatch.setattr(api_package, "HOT_READS", {})
+        app = create_app(runtime=runtime)
+        transport = httpx.ASGITransport(app=app)
+        ids = [uuid.uuid4().hex for _ in range(3)]
+        async with httpx.AsyncClient(transport=transport, base_url="http://askpro.test") as client:
+            for request_id, headers in zip(
+                ids,
+                [
+                    {"Authorization": "Bearer askpro_nope"},
+                    staff_reader.headers,
+                    world.reader.headers,
+                ],
+                strict=True,
+            ):
+                await client.get(LIST, headers={**headers, "X-Request-ID": request_id})
+        await app.state.audit_writer.close()
+        found = (
+            await session.scalars(
+                select(AuditLog).where(AuditLog.correlation_id.in_(ids)).order_by(AuditLog.id)
+            )
+        ).all()
+        rows[label] = [
+            (
+                ids.index(row.correlation_id),
+                row.kind,
+                row.status,
+                row.token_id,
+                row.company_id,
+                row.route,
+                row.method,
+                row.path,
+                row.resource_id,
+                row.client_ip,
+            )
+            for row in found
+        ]
+    assert rows["hot"] == rows["plain"]
+    assert [row[:5] for row in rows["hot"]] == [
+        (0, "auth_failure", 401, None, None),
+        (1, "auth_failure", 403, staff_reader.row.id, world.company.id),
+    ]
+    assert rows["hot"][0][5] == LIST
