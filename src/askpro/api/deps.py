@@ -125,8 +125,9 @@ def page_json(
     FastAPI passes a returned ``Response`` through untouched (so the route hands over the
     headers its dependencies set, e.g. ``RateLimit-*``).
     """
+    # No strict= (a fifth of the dicts' cost): each row is a select of exactly these columns.
     body = {
-        "items": [dict(zip(names, row, strict=True)) for row in rows],
+        "items": [dict(zip(names, row)) for row in rows],  # noqa: B905
         "next_cursor": next_cursor,
     }
     return Response(
