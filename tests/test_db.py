@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import psycopg
 import pytest
@@ -159,5 +160,32 @@ async def test_the_driver_connection_goes_back_as_it_came_or_not_at_all(database
         async with own.driver_connection() as connection:
             third = (await (await connection.execute("SELECT pg_backend_pid()")).fetchone())[0]
             assert third != second
+    finally:
+        await own.dispose()
+
+
+@pytest.mark.parametrize(
+    ("server_zone", "session_zone"),
+    [("Etc/UTC", "UTC"), ("UTC", "UTC"), ("Europe/Berlin", "Europe/Berlin")],
+)
+async def test_a_session_in_an_alias_of_utc_is_named_utc_and_no_other_is_touched(
+    database_url: str, server_zone: str, session_zone: str
+) -> None:
+    """psycopg loads timestamptz fastest under the literal name ``UTC``; the zone (and so
+    every answer and every SQL date function) stays what the server says."""
+    separator = "&" if "?" in database_url else "?"
+    own = Database(f"{database_url}{separator}options=-c%20TimeZone%3D{server_zone}", pool_size=1)
+    try:
+        async with own.sessions() as session:
+            zone = (await session.execute(text("SHOW TimeZone"))).scalar_one()
+            moment = (
+                await session.execute(text("SELECT timestamptz '2030-01-01 12:00+00'"))
+            ).scalar_one()
+        assert zone == session_zone
+        assert moment.utcoffset() == (
+            dt.timedelta(hours=1) if "Berlin" in zone else dt.timedelta(0)
+        )
+        if zone == "UTC":
+            assert moment.tzinfo is dt.UTC
     finally:
         await own.dispose()

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -236,6 +237,28 @@ async def retry_on_dead_connection(work: Callable[[], Awaitable[T]], *, name: st
     return await work()
 
 
+# What PostgreSQL may call UTC itself (initdb takes "Etc/UTC" from the system). psycopg
+# loads a timestamptz about three times faster in a session whose TimeZone is literally
+# "UTC" (``datetime.timezone.utc``; an alias gets a ``ZoneInfo``, slow to convert to): a
+# fifth of a list page's CPU. Only these sessions are renamed, so nothing else changes.
+UTC_ALIASES = frozenset(
+    {"Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
+)
+
+
+def _utc_by_its_name(dbapi_connection: Any, _record: object) -> None:
+    """``connect`` listener: a session in an alias of UTC is set to ``UTC`` (same zone)."""
+    driver: psycopg.AsyncConnection[Any] = dbapi_connection.driver_connection
+    if driver.info.parameter_status("TimeZone") not in UTC_ALIASES:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()  # the SET began a transaction; its end would undo it
+
+
 class Database:
     """The engine and session factory of one PostgreSQL database."""
 
@@ -244,6 +267,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url), echo=echo, **engine_options(pool_size)
         )
+        event.listen(self.engine.sync_engine, "connect", _utc_by_its_name)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )
