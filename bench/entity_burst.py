@@ -41,8 +41,7 @@ async def store_burst(url: str, count: int) -> None:
 
     database = Database(url, pool_size=1)
     try:
-        async with database.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with database.driver_connection() as connection:
             for index in range(count):
                 body = json.dumps(
                     {"id": f"evt_burst_{index}", "type": "invoice.finalized",
@@ -55,7 +54,7 @@ async def store_burst(url: str, count: int) -> None:
                     occurred_at=dt.datetime.now(dt.UTC),
                 )
                 await repository.insert_and_enqueue(
-                    autocommit,
+                    connection,
                     provider="stripe",
                     parsed=parsed,
                     body=body,

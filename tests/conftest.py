@@ -50,7 +50,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def session_database(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=20)
+    # Up to 20 connections, kept for the session (2 * pool_size): two xdist workers stay
+    # far below the server's max_connections with the tests' own engines beside them.
+    database = Database(database_url, pool_size=10)
     yield database
     await database.dispose()
 

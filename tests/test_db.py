@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.db import Database, unit_of_work
+from askpro.db import Database, DeadConnection, unit_of_work
 from askpro.models import Branch, Company
 from tests.fixtures.factories import create_company
 
@@ -120,7 +120,8 @@ async def test_a_connection_killed_before_commit_reruns_the_unit_on_a_fresh_one(
 async def test_the_driver_connection_goes_back_as_it_came_or_not_at_all(database_url: str) -> None:
     """A read on the driver connection (the hot list reads) is in autocommit; the pool gets
     the connection back idle with autocommit off, after a failed or cancelled statement
-    too (psycopg cancels it on the server). One the server killed is discarded."""
+    too (psycopg cancels it on the server). One the server killed is discarded
+    (:class:`DeadConnection`, for the retry)."""
     own = Database(database_url, pool_size=1)
     try:
         async with own.driver_connection() as connection:
@@ -154,7 +155,7 @@ async def test_the_driver_connection_goes_back_as_it_came_or_not_at_all(database
 
         with psycopg.connect(database_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s, 5000)", (second,))
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(DeadConnection):
             async with own.driver_connection() as connection:
                 await connection.execute("SELECT 1")
         async with own.driver_connection() as connection:

@@ -29,7 +29,7 @@ from askpro.api.hot import HotRead
 from askpro.app import create_app
 from askpro.auth.scopes import Scope
 from askpro.booking.schemas import AppointmentOut
-from askpro.db import Database
+from askpro.db import Database, DeadConnection
 from askpro.kit.pagination import KeysetQuery, Page
 from askpro.models import Appointment, AuditLog, Company
 from askpro.runtime import Runtime
@@ -273,6 +273,7 @@ async def test_another_companys_appointments_never_appear(
     [
         (RuntimeError("bug"), 500, "internal-error"),
         (psycopg.OperationalError("server closed the connection"), 503, "database-unavailable"),
+        (DeadConnection("terminating connection"), 503, "database-unavailable"),
     ],
 )
 async def test_a_failure_is_a_problem_counted_under_the_route_template(
@@ -286,11 +287,16 @@ async def test_a_failure_is_a_problem_counted_under_the_route_template(
     world = await _world(session)
     await session.commit()
 
+    calls: list[object] = []
+
     async def broken(*_: object) -> None:
+        calls.append(failure)
         raise failure
 
     monkeypatch.setattr(KeysetQuery, "fetch", broken)
     answer = await api.get(f"{LIST}?limit=5", headers=world.reader.headers)
+    # A dead pooled connection is tried once more on a fresh one; other failures are not.
+    assert len(calls) == (2 if isinstance(failure, DeadConnection) else 1)
     assert answer.status_code == status
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["type"].endswith(f"/{slug}")

@@ -14,11 +14,10 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from askpro.app import create_app
 from askpro.config import Settings
-from askpro.db import Database
+from askpro.db import Database, DriverConnection
 from askpro.observability import TRANSACTIONS
 from askpro.runtime import Runtime, set_runtime
 from askpro.webhooks import repository
@@ -88,12 +87,11 @@ async def test_when_the_fresh_connection_dies_too_the_answer_is_503_and_nothing_
     original = repository.insert_and_enqueue
     attempts = 0
 
-    async def killed_before_it_runs(connection: AsyncConnection, **values: Any) -> int | None:
+    async def killed_before_it_runs(connection: DriverConnection, **values: Any) -> int | None:
         """The server kills the backend of every attempt just before the insert reaches it."""
         nonlocal attempts
         attempts += 1
-        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        _terminate(database_url, pid)
+        _terminate(database_url, connection.info.backend_pid)
         return await original(connection, **values)
 
     monkeypatch.setattr(repository, "insert_and_enqueue", killed_before_it_runs)

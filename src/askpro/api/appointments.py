@@ -43,7 +43,7 @@ from askpro.booking.schemas import (
     Outcome,
     RescheduleRequest,
 )
-from askpro.db import Database
+from askpro.db import Database, retry_on_dead_connection
 from askpro.kit.pagination import PageRequest
 from askpro.kit.problems import Problem
 from askpro.models import Appointment
@@ -122,16 +122,21 @@ async def _list_page(
         starts_from, starts_before, start_name="starts_from", end_name="starts_before"
     )
     company_id = principal.tenant()
-    async with database.driver_connection() as connection:
-        rows, cursor = await repository.list_appointments(
-            connection,
-            company_id,
-            paging,
-            starts_from=starts_from,
-            starts_before=starts_before,
-            staff_id=staff_id,
-            statuses=list(status) if status else None,
-        )
+
+    async def read() -> tuple[list[tuple[Any, ...]], str | None]:
+        async with database.driver_connection() as connection:
+            return await repository.list_appointments(
+                connection,
+                company_id,
+                paging,
+                starts_from=starts_from,
+                starts_before=starts_before,
+                staff_id=staff_id,
+                statuses=list(status) if status else None,
+            )
+
+    # A read is safe to repeat: a pooled connection the server dropped costs no answer.
+    rows, cursor = await retry_on_dead_connection(read, name="appointments.list")
     # The rows hold exactly AppointmentOut's columns, in its order.
     return page_json(repository.APPOINTMENT_LIST.names, rows, cursor, headers)
 

@@ -8,15 +8,14 @@ only after the inbox row and its job are committed together.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 
 from askpro.db import retry_on_dead_connection
+from askpro.kit import jsonfast
 from askpro.kit.crypto import SecretBox
 from askpro.kit.problems import Problem
 from askpro.observability import current_correlation_id, get_logger
@@ -68,7 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return jsonfast.loads(body)
     except ValueError as error:  # includes UnicodeDecodeError
         raise MalformedPayload(f"the body is not valid JSON: {error}") from None
 
@@ -114,7 +113,7 @@ class WebhookProcessor:
                 raise
             first_error = error
         try:
-            payload = json.loads(body)
+            payload = jsonfast.loads(body)
             routing = definition.parse(payload, body, header).routing
         except (ValueError, MalformedPayload):
             raise first_error from None
@@ -134,8 +133,15 @@ class WebhookProcessor:
         raise first_error
 
     def _headers(self, definition: ProviderDefinition, request: Request) -> dict[str, str]:
-        kept = (*definition.kept_headers, definition.signature_header)
-        return {name: request.headers[name][:500] for name in kept if name in request.headers}
+        """The headers kept as evidence (the provider's own and the signature), each cut to
+        500 characters: one pass over the raw header list, names compared lower-case."""
+        kept = definition.kept_header_names
+        found: dict[str, str] = {}
+        for raw_name, raw_value in request.scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            if name in kept and name not in found:
+                found[name] = raw_value.decode("latin-1")[:500]
+        return found
 
     async def _admit(
         self, definition: ProviderDefinition, request: Request, started: float, limit: int
@@ -206,7 +212,7 @@ class WebhookProcessor:
         )
         if definition.empty_ack:
             return Response(status_code=204)
-        return JSONResponse({"status": outcome, "event_id": event_id})
+        return _json({"status": outcome, "event_id": event_id})
 
     async def _store(
         self,
@@ -220,13 +226,11 @@ class WebhookProcessor:
         headers = self._headers(definition, request)
 
         async def store_once() -> tuple[int | None, str]:
-            # A Core connection in autocommit, not an ORM session: the insert and its job are
-            # ONE statement, so it commits on its own — one round trip, no BEGIN/COMMIT — and
-            # its result comes back only once the row and the job are durable.
-            async with self.runtime.database.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            # The insert and its job are ONE statement in autocommit, so it commits on its
+            # own (one round trip, no BEGIN/COMMIT) and returns only once both are durable.
+            async with self.runtime.database.driver_connection() as connection:
                 event_id = await repository.insert_and_enqueue(
-                    autocommit,
+                    connection,
                     provider=definition.name,
                     parsed=parsed,
                     body=body,
@@ -238,7 +242,7 @@ class WebhookProcessor:
                 )
                 if event_id is None:  # a new statement sees the row a concurrent delivery stored
                     existing = await repository.find_id(
-                        autocommit, definition.name, parsed.dedup_key
+                        connection, definition.name, parsed.dedup_key
                     )
                     return existing, "duplicate"
             return event_id, "accepted"
@@ -271,7 +275,7 @@ class WebhookProcessor:
             raise self._unavailable(provider, parsed.event_type, started, error) from error
         metrics.RECEIVED.labels(provider, parsed.event_type, "accepted").inc()
         metrics.ACK_SECONDS.labels(provider, "accepted").observe(time.perf_counter() - started)
-        return JSONResponse(answer)
+        return _json(answer)
 
     async def _answer_and_record(self, payload: Any, store: dict[str, Any]) -> dict[str, Any]:
         database = self.runtime.database
@@ -292,6 +296,10 @@ class WebhookProcessor:
             await repository.insert_event(session, status="failed", last_error=failure, **store)
             await session.commit()
         return EMPTY_INBOUND_ANSWER
+
+
+def _json(content: Any) -> Response:
+    return Response(jsonfast.dumps(content), media_type="application/json")
 
 
 def _is_database_error(error: BaseException) -> bool:

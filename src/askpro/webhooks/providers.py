@@ -7,6 +7,7 @@ runs every provider through the same path (verify → store → acknowledge → 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ class ProviderDefinition:
     # provider's events are known to be larger.
     body_limit: Callable[[Settings], int] = lambda settings: settings.max_webhook_bytes
     retry_ordering: RetryOrdering = RetryOrdering.HOLDS_ENTITY
+
+    @functools.cached_property
+    def kept_header_names(self) -> frozenset[str]:
+        """The headers stored with an event as evidence (lower case): kept ones + signature."""
+        return frozenset(name.lower() for name in (*self.kept_headers, self.signature_header))
 
 
 def body_digest(body: bytes) -> str:

@@ -8,14 +8,15 @@ platform tokens naming no company).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from askpro.db import DriverConnection
+from askpro.kit import jsonfast
 from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Company, PhoneNumber, WebhookEvent
 from askpro.webhooks.providers import ParsedEvent, Routing
@@ -91,36 +92,36 @@ async def insert_event(
 
 # The acknowledgement path in ONE statement and one round trip: the inbox row and, only when
 # the row is new, its processing job (procrastinate's own versioned defer function, with the
-# same job shape ``worker.enqueue`` produces). A static text lets psycopg prepare it.
-INSERT_AND_ENQUEUE = text(
-    """
+# same job shape ``worker.enqueue`` produces). Run on the pool's psycopg connection itself
+# (see ``Database.driver_connection``): a static text psycopg prepares once per connection.
+INSERT_AND_ENQUEUE = """
 WITH inserted AS (
   INSERT INTO webhook_events (provider, event_type, dedup_key, entity_key, company_id, status,
                               correlation_id, headers, body, occurred_at)
   VALUES (
-    :provider, :event_type, :dedup_key, :entity_key,
+    %(provider)s, %(event_type)s, %(dedup_key)s, %(entity_key)s,
     COALESCE(
-      CAST(:verified_company_id AS bigint),
-      (SELECT id FROM companies WHERE id = CAST(:company_hint AS bigint)),
+      CAST(%(verified_company_id)s AS bigint),
+      (SELECT id FROM companies WHERE id = CAST(%(company_hint)s AS bigint)),
       (SELECT company_id FROM phone_numbers
-        WHERE number = ANY(CAST(:phone_numbers AS varchar[])) ORDER BY id LIMIT 1)
+        WHERE number = ANY(CAST(%(phone_numbers)s AS varchar[])) ORDER BY id LIMIT 1)
     ),
-    'received', :correlation_id, CAST(:headers AS jsonb), :body, :occurred_at)
+    'received', %(correlation_id)s, CAST(%(headers)s AS jsonb), %(body)s, %(occurred_at)s)
   ON CONFLICT (provider, dedup_key) DO NOTHING
   RETURNING id
 )
 SELECT id, (procrastinate_defer_jobs_v1(ARRAY[ROW(
-    :queue, :task_name, 0, CAST(:lock AS text), :queueing_lock_prefix || id,
+    %(queue)s, %(task_name)s, 0, CAST(%(lock)s AS text), %(queueing_lock_prefix)s || id,
     jsonb_strip_nulls(jsonb_build_object(
-      'event_id', id, 'correlation_id', CAST(:correlation_id AS text))),
+      'event_id', id, 'correlation_id', CAST(%(correlation_id)s AS text))),
     NULL)::procrastinate_job_to_defer_v1]))[1] AS job_id
 FROM inserted
 """
-)
+FIND_ID = "SELECT id FROM webhook_events WHERE provider = %(provider)s AND dedup_key = %(key)s"
 
 
 async def insert_and_enqueue(
-    session: AsyncSession | AsyncConnection,
+    connection: DriverConnection,
     *,
     provider: str,
     parsed: ParsedEvent,
@@ -132,43 +133,38 @@ async def insert_and_enqueue(
     queueing_lock_prefix: str,
     queue: str = "default",
 ) -> int | None:
-    """Store a new event and defer its job atomically; None for a duplicate (no job)."""
-    row = (
-        await session.execute(
-            INSERT_AND_ENQUEUE,
-            {
-                "provider": provider,
-                "event_type": parsed.event_type,
-                "dedup_key": parsed.dedup_key,
-                "entity_key": parsed.entity_key,
-                "verified_company_id": verified_company_id,
-                "company_hint": parsed.routing.company_id,
-                "phone_numbers": list(parsed.routing.phone_numbers),
-                "correlation_id": correlation_id,
-                "headers": json.dumps(headers),
-                "body": body,
-                "occurred_at": parsed.occurred_at,
-                "queue": queue,
-                "task_name": task_name,
-                "lock": parsed.entity_key,
-                "queueing_lock_prefix": queueing_lock_prefix,
-            },
-        )
-    ).first()
+    """Store a new event and defer its job atomically; None for a duplicate (no job).
+
+    ``connection`` is in autocommit: the one statement is its own transaction.
+    """
+    cursor = await connection.execute(
+        INSERT_AND_ENQUEUE,
+        {
+            "provider": provider,
+            "event_type": parsed.event_type,
+            "dedup_key": parsed.dedup_key,
+            "entity_key": parsed.entity_key,
+            "verified_company_id": verified_company_id,
+            "company_hint": parsed.routing.company_id,
+            "phone_numbers": list(parsed.routing.phone_numbers),
+            "correlation_id": correlation_id,
+            "headers": jsonfast.dumps(headers).decode(),
+            "body": body,
+            "occurred_at": parsed.occurred_at,
+            "queue": queue,
+            "task_name": task_name,
+            "lock": parsed.entity_key,
+            "queueing_lock_prefix": queueing_lock_prefix,
+        },
+    )
+    row = await cursor.fetchone()
     return None if row is None else int(row[0])
 
 
-async def find_id(
-    session: AsyncSession | AsyncConnection, provider: str, dedup_key: str
-) -> int | None:
-    found: int | None = (
-        await session.execute(
-            select(WebhookEvent.id).where(
-                WebhookEvent.provider == provider, WebhookEvent.dedup_key == dedup_key
-            )
-        )
-    ).scalar_one_or_none()
-    return found
+async def find_id(connection: DriverConnection, provider: str, dedup_key: str) -> int | None:
+    cursor = await connection.execute(FIND_ID, {"provider": provider, "key": dedup_key})
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 async def company_secret_candidates(
