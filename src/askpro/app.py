@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askpro import api, worker
 from askpro.config import Settings, get_settings
+from askpro.hot_paths import HotPaths
 from askpro.integrations.calcom import routes as calcom_routes
 from askpro.integrations.calcom import service as calcom_service
 from askpro.integrations.calcom.standin import create_standin_app, persistent_state
@@ -59,51 +58,6 @@ class RequestMetricsMiddleware:
             HTTP_REQUEST_SECONDS.labels(scope["method"], template).observe(
                 time.perf_counter() - started
             )
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class HotPaths:
-    """Pure-ASGI front door for the endpoints that run at the stack's ceiling (webhooks).
-
-    An exact ``(method, path)`` match calls its endpoint directly: no walk of the API's
-    route table, no API middleware (audit log, per-IP budgets), no dependency solving. The
-    request keeps its correlation id (that middleware wraps this one), is counted in the
-    same HTTP metrics, and failures answer problem+json as everywhere else. The routes stay
-    in the FastAPI app too, so the OpenAPI document describes them.
-    """
-
-    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Endpoint]) -> None:
-        self.app = app
-        self.routes = dict(routes)
-        # Metric children bound once, not looked up by label on every request.
-        self._seconds = {key: HTTP_REQUEST_SECONDS.labels(*key) for key in self.routes}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            key = (scope["method"], scope["path"])
-            endpoint = self.routes.get(key)
-            if endpoint is not None:
-                await self._serve(key, endpoint, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _serve(
-        self, key: tuple[str, str], endpoint: Endpoint, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        started = time.perf_counter()
-        request = Request(scope, receive)
-        try:
-            response = await endpoint(request)
-        except problems.Problem as problem:
-            response = problems.problem_response(problem, request)
-        except Exception as error:  # noqa: BLE001 - answered like the app's own handler does
-            log.error("http.unexpected_error", path=key[1], error=type(error).__name__)
-            response = await problems.handle_unexpected_error(request, error)
-        await response(scope, receive, send)
-        HTTP_REQUESTS.labels(key[0], key[1], str(response.status_code)).inc()
-        self._seconds[key].observe(time.perf_counter() - started)
 
 
 def create_app(

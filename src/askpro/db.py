@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from askpro.config import Settings
 from askpro.observability import TRANSACTION_SECONDS, TRANSACTIONS, get_logger
@@ -51,8 +54,12 @@ class EmbeddedPostgresError(Exception):
     """The embedded server could not be initialised or started (one line, names its log)."""
 
 
-class DeadConnection(Exception):
-    """A pooled connection turned out dead (server restart, idle kill) while used directly."""
+class DeadConnection(psycopg.OperationalError):
+    """A pooled connection turned out dead (server restart, idle kill) while used directly.
+
+    An ``OperationalError``: when the retry cannot help either, the answer is the 503
+    ``database-unavailable`` (``kit.problems.is_database_unavailable``), not a 500.
+    """
 
 
 class DatabaseMissing(Exception):
@@ -200,6 +207,7 @@ def describe_url(libpq_url: str) -> str:
 
 
 POOL_RECYCLE_SECONDS = 900
+IDLE = TransactionStatus.IDLE
 
 
 def engine_options(pool_size: int) -> dict[str, Any]:
@@ -250,6 +258,28 @@ async def retry_on_dead_connection(work: Callable[[], Awaitable[T]], *, name: st
     return await work()
 
 
+# What PostgreSQL may call UTC itself (initdb takes "Etc/UTC" from the system). psycopg
+# loads a timestamptz about three times faster in a session whose TimeZone is literally
+# "UTC" (``datetime.timezone.utc``; an alias gets a ``ZoneInfo``, slow to convert to): a
+# fifth of a list page's CPU. Only these sessions are renamed, so nothing else changes.
+UTC_ALIASES = frozenset(
+    {"Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
+)
+
+
+def _utc_by_its_name(dbapi_connection: Any, _record: object) -> None:
+    """``connect`` listener: a session in an alias of UTC is set to ``UTC`` (same zone)."""
+    driver: psycopg.AsyncConnection[Any] = dbapi_connection.driver_connection
+    if driver.info.parameter_status("TimeZone") not in UTC_ALIASES:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()  # the SET began a transaction; its end would undo it
+
+
 class Database:
     """The engine and session factory of one PostgreSQL database."""
 
@@ -258,6 +288,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url), echo=echo, **engine_options(pool_size)
         )
+        event.listen(self.engine.sync_engine, "connect", _utc_by_its_name)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )
@@ -277,28 +308,36 @@ class Database:
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[DriverConnection]:
         """A pooled connection's psycopg connection itself, in autocommit, for hot paths
-        that are one statement each (the webhook acknowledgement).
+        that are one statement each (the webhook acknowledgement, the hot list reads).
 
         It skips SQLAlchemy's statement machinery (compilation, parameter and result
-        processing) and its isolation-level switching, about half the CPU of such a
-        request. The connection goes back to the pool in its usual mode. One found broken
-        is invalidated, so the pool replaces it, and :class:`DeadConnection` is raised for
+        processing) and its ``Connection`` (events, isolation-level switching, greenlet
+        hops): checked out of the pool as a raw connection, about a third of the CPU of an
+        ``engine.connect()``. The connection goes back to the pool as it came (autocommit
+        off, idle). One left not idle (a statement interrupted) is invalidated, so the
+        pool replaces it; one found broken too, and :class:`DeadConnection` is raised for
         :func:`retry_on_dead_connection`.
         """
-        async with self.engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, psycopg.AsyncConnection)
+        pooled = await self.engine.raw_connection()
+        driver = pooled.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        clean = False
+        try:
             await driver.set_autocommit(True)
             try:
                 yield driver
             except psycopg.OperationalError as error:
                 if not (driver.broken or driver.closed):
                     raise
-                await connection.invalidate()
                 raise DeadConnection(str(error).splitlines()[0] if str(error) else "") from error
             finally:
-                if not driver.closed:
+                if not driver.closed and driver.info.transaction_status is IDLE:
                     await driver.set_autocommit(False)
+                    clean = True
+        finally:
+            if not clean:
+                await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

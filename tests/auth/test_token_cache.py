@@ -99,3 +99,30 @@ async def test_a_revocation_reaches_every_processs_cache_at_once(
         # Well inside the cache's 10 s TTL: the notification, not expiry, did it.
         await wait_for(refused_by_first, within=2)
         assert (await second.get("/api/v1/staff", headers=reader.headers)).status_code == 401
+
+
+async def test_the_hot_list_read_is_served_from_the_cache_and_refuses_a_revoked_token_at_once(
+    runtime: Runtime, database: Database, session: AsyncSession
+) -> None:
+    """``GET /api/v1/appointments`` skips FastAPI (askpro.api.hot) but not the token cache
+    or its invalidation: one authorisation function serves both paths."""
+    company = await create_company(session)
+    manager = await create_token(session, company, scopes=[Scope.TOKENS_WRITE])
+    reader = await create_token(session, company, scopes=[Scope.APPOINTMENTS_READ])
+    stale = await create_token(session, company, scopes=[Scope.APPOINTMENTS_READ])
+    await session.commit()
+    hot = "/api/v1/appointments"
+    async with process(runtime) as client:
+        for token in (reader, stale):
+            assert (await client.get(hot, headers=token.headers)).status_code == 200
+        await _revoke_behind_the_caches_back(database, stale.row.id)
+        # The cache answered: the row says revoked, the cache was never told.
+        assert (await client.get(hot, headers=stale.headers)).status_code == 200
+
+        revoked = await client.delete(f"/api/v1/tokens/{reader.row.id}", headers=manager.headers)
+        assert revoked.status_code == 204
+
+        async def refused() -> bool:
+            return (await client.get(hot, headers=reader.headers)).status_code == 401
+
+        await wait_for(refused, within=2)  # the notification, well inside the 10 s TTL

@@ -23,13 +23,15 @@ from askpro.api import (
     webhook_events,
 )
 from askpro.api.deps import reject_unknown_query_parameters
+from askpro.api.hot import Serve, hot_reads
 from askpro.api.openapi import install_openapi
-from askpro.api.route_table import API_PREFIX
+from askpro.api.route_table import API_PREFIX, api_routes
 from askpro.auth.audit import AuditMiddleware, AuditWriter
 from askpro.auth.ratelimit import PublicRateLimitMiddleware, RateLimiter
 from askpro.auth.token_cache import TokenCache
 from askpro.config import Settings
 from askpro.db import Database
+from askpro.hot_paths import HotPaths
 from askpro.kit.problems import Problem, problem_response
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query_parameters)])
@@ -50,6 +52,9 @@ for module in (
     messages,
 ):
     router.include_router(module.router)
+
+# The reads served by ``askpro.hot_paths.HotPaths`` ahead of the route table (issue 12).
+HOT_READS: dict[str, Serve] = {f"{API_PREFIX}/appointments": appointments.serve_list}
 
 
 async def handle_data_error(request: Request, exc: Exception) -> JSONResponse:
@@ -80,8 +85,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     # Serves only while its revocation listener runs (started by the app's lifespan).
     app.state.token_cache = TokenCache()
     app.state.audit_writer = AuditWriter(database, interval=settings.audit_flush_seconds)
+    app.include_router(router)
+    # The hot reads sit inside the audit and per-IP middlewares (a 401/403 is audited as
+    # on any route) and outside the request metrics (they count their own).
+    app.add_middleware(HotPaths, routes=hot_reads(api_routes(app), HOT_READS))
     app.add_middleware(AuditMiddleware, writer=app.state.audit_writer)
     app.add_middleware(PublicRateLimitMiddleware, limiter=app.state.rate_limiter)
     app.add_exception_handler(DataError, handle_data_error)
-    app.include_router(router)
     install_openapi(app)

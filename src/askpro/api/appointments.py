@@ -10,7 +10,9 @@ carries ``reason``: the rule that decided.
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -26,6 +28,7 @@ from askpro.api.deps import (
     requires,
     semantic_fields,
 )
+from askpro.auth.dependencies import Authorized
 from askpro.auth.scopes import Scope
 from askpro.booking import repository, service
 from askpro.booking.schemas import (
@@ -40,7 +43,8 @@ from askpro.booking.schemas import (
     Outcome,
     RescheduleRequest,
 )
-from askpro.db import Database
+from askpro.db import Database, retry_on_dead_connection
+from askpro.kit.pagination import PageRequest
 from askpro.kit.problems import Problem
 from askpro.models import Appointment
 
@@ -63,7 +67,8 @@ Status = AppointmentStatus
 @router.get("", summary="List appointments by start time", response_model=Page[AppointmentOut])
 async def list_appointments(
     principal: Reader,
-    session: Session,
+    request: Request,
+    response: Response,
     paging: Paging,
     starts_from: Annotated[
         Instant | None, Query(description="Inclusive, ISO 8601 with offset.")
@@ -74,19 +79,66 @@ async def list_appointments(
     staff_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[list[Status] | None, Query(description="Repeat for several.")] = None,
 ) -> Response:
-    require_ordered_range(
-        starts_from, starts_before, start_name="starts_from", end_name="starts_before"
-    )
-    rows, cursor = await repository.list_appointments(
-        session,
-        principal.tenant(),
+    # GET is served by serve_list (askpro.api.hot): this is the declaration (OpenAPI, the
+    # route table) and the fallback (HEAD). No docstring: it would become the description.
+    return await _list_page(
+        _database(request),
+        principal,
         paging,
         starts_from=starts_from,
         starts_before=starts_before,
         staff_id=staff_id,
-        statuses=list(status) if status else None,
+        status=status,
+        headers=response.headers,
     )
-    return page_json(rows, cursor)  # rows hold exactly AppointmentOut's columns
+
+
+async def serve_list(request: Request, authorized: Authorized, query: dict[str, Any]) -> Response:
+    """The hot path's ``GET /api/v1/appointments``: the route's parameters, validated."""
+    return await _list_page(
+        _database(request),
+        authorized.principal,
+        PageRequest(limit=query["limit"], cursor=query["cursor"]),
+        starts_from=query["starts_from"],
+        starts_before=query["starts_before"],
+        staff_id=query["staff_id"],
+        status=query["status"],
+        headers=authorized.headers,
+    )
+
+
+async def _list_page(
+    database: Database,
+    principal: Principal,
+    paging: PageRequest,
+    *,
+    starts_from: dt.datetime | None,
+    starts_before: dt.datetime | None,
+    staff_id: int | None,
+    status: list[Status] | None,
+    headers: Mapping[str, str],
+) -> Response:
+    require_ordered_range(
+        starts_from, starts_before, start_name="starts_from", end_name="starts_before"
+    )
+    company_id = principal.tenant()
+
+    async def read() -> tuple[list[tuple[Any, ...]], str | None]:
+        async with database.driver_connection() as connection:
+            return await repository.list_appointments(
+                connection,
+                company_id,
+                paging,
+                starts_from=starts_from,
+                starts_before=starts_before,
+                staff_id=staff_id,
+                statuses=list(status) if status else None,
+            )
+
+    # A read is safe to repeat: a pooled connection the server dropped costs no answer.
+    rows, cursor = await retry_on_dead_connection(read, name="appointments.list")
+    # The rows hold exactly AppointmentOut's columns, in its order.
+    return page_json(repository.APPOINTMENT_LIST.names, rows, cursor, headers)
 
 
 @router.get("/{appointment_id}", summary="Show an appointment with its history")

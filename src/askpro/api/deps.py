@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
-import pydantic_core
+import orjson
 from fastapi import Depends, Path, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -82,35 +82,59 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return known
 
 
+def unknown_query_parameters(request: Request, known: frozenset[str]) -> Problem | None:
+    """The 422 for query parameters outside ``known``, or ``None`` when there are none."""
+    if not request.query_params:
+        return None
+    unknown = sorted(set(request.query_params) - known)
+    if not unknown:
+        return None
+    return Problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        "unknown query parameter(s): " + ", ".join(unknown),
+        errors=[
+            {"field": f"query.{name}", "location": "query", "message": "unknown parameter"}
+            for name in unknown
+        ],
+    )
+
+
 async def reject_unknown_query_parameters(request: Request) -> None:
     """A misspelt filter (``?stauts=booked``) is a 422, not silently everything."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    unknown = sorted(set(request.query_params) - _query_names(route))
-    if unknown:
-        raise Problem(
-            422,
-            "validation-error",
-            "Invalid request",
-            "unknown query parameter(s): " + ", ".join(unknown),
-            errors=[
-                {"field": f"query.{name}", "location": "query", "message": "unknown parameter"}
-                for name in unknown
-            ],
-        )
+    problem = unknown_query_parameters(request, _query_names(route))
+    if problem is not None:
+        raise problem
 
 
-def page_json(rows: Sequence[Mapping[str, Any]], next_cursor: str | None) -> Response:
-    """A page answered straight from Core rows: serialised once, not validated first.
+def page_json(
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    next_cursor: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A page answered straight from rows of columns ``names``: serialised once, never
+    validated (orjson; ``Z`` for UTC, as pydantic writes it).
 
-    Each row must hold exactly the fields of the route's declared item model (select the
-    model's columns); the route declares ``response_model=Page[Out]`` for the OpenAPI
-    document, and FastAPI passes a returned ``Response`` through untouched.
+    The columns must be exactly the fields of the route's declared item model, in its
+    order; the route declares ``response_model=Page[Out]`` for the OpenAPI document, and
+    FastAPI passes a returned ``Response`` through untouched (so the route hands over the
+    headers its dependencies set, e.g. ``RateLimit-*``).
     """
-    items = [row if isinstance(row, dict) else dict(row) for row in rows]  # dicts already
-    body = {"items": items, "next_cursor": next_cursor}
-    return Response(pydantic_core.to_json(body), media_type="application/json")
+    # No strict= (a fifth of the dicts' cost): each row is a select of exactly these columns.
+    body = {
+        "items": [dict(zip(names, row)) for row in rows],  # noqa: B905
+        "next_cursor": next_cursor,
+    }
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_UTC_Z),
+        media_type="application/json",
+        headers=dict(headers) if headers else None,
+    )
 
 
 def page_of(out: Any, rows: list[Any], next_cursor: str | None) -> dict[str, Any]:

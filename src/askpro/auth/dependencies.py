@@ -10,7 +10,7 @@ and in the route table (:mod:`askpro.api.route_table`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -107,6 +107,85 @@ async def _count_unauthenticated(request: Request, limiter: RateLimiter) -> None
         raise verdict.problem()
 
 
+SessionSource = Callable[[], Awaitable[AsyncSession]]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``
+    (what :data:`bearer_scheme` reads, for callers outside FastAPI's dependencies)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if not scheme or not token or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """A request's principal and the ``RateLimit-*`` headers its answer carries."""
+
+    principal: Principal
+    headers: dict[str, str]
+
+
+async def authorize(
+    request: Request,
+    scopes: frozenset[Scope],
+    token: str | None,
+    company_header: int | None,
+    session: SessionSource,
+) -> Authorized:
+    """Authenticate ``token``, spend its budget, check ``scopes`` and the acting company.
+
+    The one implementation behind :class:`RequireScopes` and the hot paths
+    (:mod:`askpro.api.hot`). Raises the problem to answer: 401 (a missing or unusable
+    token; it also spends the client's per-IP budget), 429, 403, 404 (another company).
+    ``session`` is awaited only when the database is needed (a token the cache does not
+    hold, a platform token naming a company). Leaves the audit keys in ``request.state``.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if token is None:
+        await _count_unauthenticated(request, limiter)
+        raise _unauthorized("send Authorization: Bearer <token>", invalid=False)
+    found = await _authenticated(request, session, token)
+
+    verdict = await limiter.hit_token(found.public_id)
+    if not verdict.allowed:
+        raise verdict.problem()
+
+    held = found.scopes
+    if found.company_id is not None:
+        held -= PLATFORM_SCOPES
+    missing = sorted(scopes - held)
+    if missing:
+        raise Problem(
+            403,
+            "insufficient-scope",
+            "Insufficient scope",
+            f"this operation needs {', '.join(missing)}",
+            required_scopes=sorted(scopes),
+            headers={
+                "WWW-Authenticate": (
+                    f'Bearer realm="askpro", error="insufficient_scope", '
+                    f'scope="{" ".join(sorted(scopes))}"'
+                )
+            },
+        )
+    company_id = await _acting_company(session, found.company_id, company_header)
+    setattr(request.state, audit.STATE_COMPANY_ID, company_id)
+    principal = Principal(
+        token_id=found.id,
+        public_id=found.public_id,
+        token_company_id=found.company_id,
+        scopes=held,
+        company_id=company_id,
+        token_name=found.name,
+    )
+    return Authorized(principal, verdict.headers())
+
+
 class RequireScopes:
     """The dependency behind :func:`requires`; the route table finds it by type."""
 
@@ -132,48 +211,16 @@ class RequireScopes:
             ),
         ] = None,
     ) -> Principal:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        if credentials is None:
-            await _count_unauthenticated(request, limiter)
-            raise _unauthorized("send Authorization: Bearer <token>", invalid=False)
-        token = await _authenticated(request, session, credentials.credentials)
+        async def this_session() -> AsyncSession:
+            return session
 
-        verdict = await limiter.hit_token(token.public_id)
-        if not verdict.allowed:
-            raise verdict.problem()
-        response.headers.update(verdict.headers())
-
-        held = token.scopes
-        if token.company_id is not None:
-            held -= PLATFORM_SCOPES
-        missing = sorted(self.scopes - held)
-        if missing:
-            raise Problem(
-                403,
-                "insufficient-scope",
-                "Insufficient scope",
-                f"this operation needs {', '.join(missing)}",
-                required_scopes=sorted(self.scopes),
-                headers={
-                    "WWW-Authenticate": (
-                        f'Bearer realm="askpro", error="insufficient_scope", '
-                        f'scope="{" ".join(sorted(self.scopes))}"'
-                    )
-                },
-            )
-        company_id = await _acting_company(session, token.company_id, company_header)
-        setattr(request.state, audit.STATE_COMPANY_ID, company_id)
-        return Principal(
-            token_id=token.id,
-            public_id=token.public_id,
-            token_company_id=token.company_id,
-            scopes=held,
-            company_id=company_id,
-            token_name=token.name,
-        )
+        token = credentials.credentials if credentials is not None else None
+        authorized = await authorize(request, self.scopes, token, company_header, this_session)
+        response.headers.update(authorized.headers)
+        return authorized.principal
 
 
-async def _authenticated(request: Request, session: AsyncSession, plaintext: str) -> CachedToken:
+async def _authenticated(request: Request, session: SessionSource, plaintext: str) -> CachedToken:
     """The token a request presents, from the token cache or the database; 401 if unusable."""
     cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
     cached = cache.get(plaintext) if cache is not None else None
@@ -182,7 +229,8 @@ async def _authenticated(request: Request, session: AsyncSession, plaintext: str
         setattr(request.state, audit.STATE_COMPANY_ID, cached.company_id)
         return cached
     generation = cache.generation if cache is not None else 0
-    result = await service.authenticate(session, plaintext)
+    database = await session()
+    result = await service.authenticate(database, plaintext)
     if result.token is not None:
         setattr(request.state, audit.STATE_TOKEN_ID, result.token.id)
         setattr(request.state, audit.STATE_COMPANY_ID, result.token.company_id)
@@ -191,14 +239,14 @@ async def _authenticated(request: Request, session: AsyncSession, plaintext: str
         await _count_unauthenticated(request, request.app.state.rate_limiter)
         raise _unauthorized(f"token is {reason}", invalid=True)
     if result.touched:
-        await session.commit()  # the at-most-once-a-minute last_used_at write
+        await database.commit()  # the at-most-once-a-minute last_used_at write
     if cache is not None:
         cache.put(plaintext, result.token, generation)
     return CachedToken.of(result.token)
 
 
 async def _acting_company(
-    session: AsyncSession, token_company_id: int | None, named: int | None
+    session: SessionSource, token_company_id: int | None, named: int | None
 ) -> int | None:
     if named is None:
         return token_company_id
@@ -207,7 +255,7 @@ async def _acting_company(
             # Another company's id answers like any other company's resource: not found.
             raise Problem(404, "not-found", "Company not found")
         return named
-    if not await session.scalar(select(exists().where(Company.id == named))):
+    if not await (await session()).scalar(select(exists().where(Company.id == named))):
         raise Problem(404, "not-found", "Company not found")
     return named
 

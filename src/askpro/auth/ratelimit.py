@@ -15,14 +15,14 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from askpro.config import Settings
 from askpro.kit.problems import Problem, problem_response
-from askpro.kit.shared_state import FallbackStorage
+from askpro.kit.shared_state import FallbackStorage, MovingWindowMemory
 from askpro.observability import get_logger
 
 log = get_logger(__name__)
@@ -64,7 +64,7 @@ class Verdict:
 
 def build_storage(redis_url: str | None) -> Storage:
     if redis_url is None:
-        return MemoryStorage()
+        return MovingWindowMemory()
     if redis_url.startswith("unix://"):
         redis_url = "redis+" + redis_url
     # Redis unreachable: per-process budgets until it answers again (kit.shared_state).

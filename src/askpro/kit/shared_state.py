@@ -13,6 +13,7 @@ is 1 for it; the switch both ways is logged once.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import redis.exceptions
@@ -79,6 +80,81 @@ class Fallback:
             FALLBACK_ACTIVE.labels(self.component).set(0)
 
 
+class MovingWindowMemory(MemoryStorage):
+    """``limits``' process-memory storage with moving windows that cost O(1) per hit.
+
+    The library's own keeps each key's hits in a list (a hit inserts at its front) and
+    after every hit expires all keys in a task that copies each list through a thread: at
+    a budget of thousands a minute, over a tenth of an API request's CPU. Here each key is
+    a deque of hit times, oldest first, never longer than its limit, trimmed when used;
+    keys left idle are swept at most once a second. Same answers: a hit is refused when
+    ``limit`` hits fall inside the last ``expiry`` seconds.
+    """
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._windows: dict[str, tuple[int, deque[float]]] = {}
+        self._next_sweep = 0.0
+
+    def _window(self, key: str, expiry: int, now: float) -> deque[float]:
+        if now >= self._next_sweep:
+            self._sweep(now)
+        found = self._windows.get(key)
+        if found is None:
+            window: deque[float] = deque()
+            self._windows[key] = (expiry, window)
+            return window
+        window = found[1]
+        cutoff = now - expiry
+        while window and window[0] < cutoff:
+            window.popleft()
+        return window
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self.SWEEP_SECONDS
+        idle = [
+            key
+            for key, (expiry, window) in self._windows.items()
+            if not window or window[-1] < now - expiry
+        ]
+        for key in idle:
+            del self._windows[key]
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        window = self._window(key, expiry, now)
+        if len(window) + amount > limit:
+            return False
+        window.extend([now] * amount)
+        return True
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        window = self._window(key, expiry, now)
+        # A hit exactly ``expiry`` old still refuses the next one but no longer counts here
+        # (as in the library's storage).
+        cutoff = now - expiry
+        first = 0
+        while first < len(window) and window[first] <= cutoff:
+            first += 1
+        if first == len(window):
+            return now, 0
+        return window[first], len(window) - first
+
+    async def clear(self, key: str) -> None:
+        self._windows.pop(key, None)
+        await super().clear(key)
+
+    async def reset(self) -> int | None:
+        count = len(self._windows)
+        self._windows.clear()
+        return max(count, await super().reset() or 0)
+
+
 class FallbackStorage(Storage, MovingWindowSupport):
     """A ``limits`` storage: ``primary`` (Redis) while it answers, else process memory."""
 
@@ -89,7 +165,7 @@ class FallbackStorage(Storage, MovingWindowSupport):
         if not isinstance(primary, MovingWindowSupport):
             raise TypeError(f"{type(primary).__name__} has no moving-window support")
         self.primary = primary
-        self.memory = MemoryStorage()
+        self.memory = MovingWindowMemory()
         self.fallback = Fallback(component)
 
     @property
