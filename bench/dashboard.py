@@ -169,7 +169,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bench.api_read import free_port, server_url
+    from bench.api_read import server_url
+    from bench.wrk import free_port
 
     os.sched_setaffinity(0, {1})
     url = prepare_database(server_url(), args.appointments, args.events)

@@ -13,6 +13,13 @@ ones are doing) and reports p50/p99 per endpoint:
   stylists of the stand-in's account mapped in the database): one slot read per member's
   event type per request, through the cached client, all at once.
 
+The open-loop load comes from ``wrk`` (see ``bench/wrk.py``: signed requests built before
+each run, a fixed send schedule with its lateness reported, the server pinned to core 0 and
+wrk to core 1). The Python generator used before burnt a whole core at 35 requests/s once
+the server fell behind (httpx's connection pool works through every queued request on each
+change), so it measured itself. The sequential runs (one request at a time) stay in Python:
+they are far below that ceiling, and their latency includes about 1 ms of client.
+
 Usage: ``.venv/bin/python bench/phone_agent.py [--rate 100] [--seconds 10]``; the baseline
 in the same session: ``--src /path/to/main/src --data-dir var/bench-main --two-staff-only``
 serves another checkout's code (its own database; before issue 10 there is no 5-staff run).
@@ -44,6 +51,10 @@ from askpro.tenancy.demo import DEMO_PHONE_NUMBER
 from askpro.webhooks.signatures import sign_retell
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a file: bench/ imports from the clone
+    sys.path.insert(0, str(ROOT))
+
+from bench import wrk  # noqa: E402
 
 
 def free_port() -> int:
@@ -93,6 +104,24 @@ async def steady(rate: float, count: int, one: Callable[[int], Awaitable[bool]])
     return result
 
 
+def open_loop(
+    port: int, rate: float, seconds: float, requests: list[wrk.HttpRequest]
+) -> dict[str, Any]:
+    """``requests`` sent by wrk at ``rate`` per second (each once); wrk's latency figures."""
+    result = wrk.run(port, requests, seconds=seconds, connections=64, rate=rate)
+    return {
+        "requests": result.sent,
+        "errors": result.sent - result.acknowledged,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "max_ms": result.max_ms,
+        "achieved_rate": round(result.per_second, 1),
+        "send_lag_max_ms": result.send_lag_max_ms,
+        "sends_late_over_5ms": result.sends_late_over_5ms,
+        "generator": "wrk",
+    }
+
+
 async def sequential(count: int, one: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
     """Closed loop, one request at a time: each latency is the request's own service time
     (less sensitive to other work on a shared machine than the open-loop rate)."""
@@ -107,6 +136,15 @@ async def sequential(count: int, one: Callable[[int], Awaitable[bool]]) -> dict[
     result = summary(latencies, errors)
     result["mode"] = "sequential"
     return result
+
+
+def signed_requests(path: str, payloads: list[dict[str, Any]]) -> list[wrk.HttpRequest]:
+    """wrk requests for ``payloads``, signed now (Retell signatures are time-limited)."""
+    requests = []
+    for payload in payloads:
+        body, headers = signed(payload)
+        requests.append(wrk.HttpRequest("POST", path, headers, body))
+    return requests
 
 
 def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -124,16 +162,21 @@ def next_open_day() -> dt.date:
     return day
 
 
+def inbound_call(from_number: str) -> dict[str, Any]:
+    return {
+        "event": "call_inbound",
+        "call_inbound": {"from_number": from_number, "to_number": DEMO_PHONE_NUMBER},
+    }
+
+
 async def run(
-    rate: float, seconds: float, base_url: str, data_dir: Path, five_staff_run: bool
+    rate: float, seconds: float, port: int, data_dir: Path, five_staff_run: bool
 ) -> dict[str, Any]:
+    base_url = f"http://127.0.0.1:{port}"
     count = int(rate * seconds)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base_url, timeout=10, limits=limits) as client:
-        inbound_payload = {
-            "event": "call_inbound",
-            "call_inbound": {"from_number": "+4915112345678", "to_number": DEMO_PHONE_NUMBER},
-        }
+        inbound_payload = inbound_call("+4915112345678")
 
         async def inbound(index: int) -> bool:
             body, headers = signed(inbound_payload)
@@ -142,8 +185,8 @@ async def run(
 
         day = next_open_day().isoformat()
 
-        async def availability(index: int) -> bool:
-            payload = {
+        def availability_payload(index: int) -> dict[str, Any]:
+            return {
                 "name": "check_availability",
                 "call": {
                     "call_id": f"bench-call-{index % 50}",
@@ -153,7 +196,14 @@ async def run(
                 },
                 "args": {"service": "Haircut", "date": day},
             }
-            body, headers = signed(payload)
+
+        def availability_load() -> dict[str, Any]:
+            payloads = [availability_payload(index) for index in range(count * 2)]
+            requests = signed_requests("/retell/functions/check_availability", payloads)
+            return open_loop(port, rate, seconds, requests)
+
+        async def availability(index: int) -> bool:
+            body, headers = signed(availability_payload(index))
             response = await client.post(
                 "/retell/functions/check_availability", content=body, headers=headers
             )
@@ -174,9 +224,13 @@ async def run(
         else:
             for _ in range(3):
                 await asyncio.gather(*(inbound(warm) for warm in range(20)))
-            inbound_result = await steady(rate, count, inbound)
+            # Distinct callers: every inbound event is a new one, as in real traffic.
+            payloads = [inbound_call(f"+49152{index:08d}") for index in range(count * 2)]
+            requests = signed_requests("/webhooks/retell/inbound", payloads)
+            inbound_result = await asyncio.to_thread(open_loop, port, rate, seconds, requests)
             inbound_result["mode"] = "http"
-        availability_result = await steady(rate, count, availability)
+        availability_result = await asyncio.to_thread(availability_load)
+        assert await availability(1), "check_availability stopped answering 'available'"
         two_staff = await sequential(count, availability)
         if not five_staff_run:
             return {
@@ -191,7 +245,7 @@ async def run(
         await asyncio.sleep(6)  # the tools' catalogue keeps company and staff for 5 s
         for _ in range(3):  # warm the three new calendars' slots
             await asyncio.gather(*(availability(warm) for warm in range(20)))
-        five_staff = await steady(rate, count, availability)
+        five_staff = await asyncio.to_thread(availability_load)
         five_sequential = await sequential(count, availability)
     return {
         "inbound": inbound_result,
@@ -317,13 +371,6 @@ def wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("askpro serve did not become ready")
 
 
-def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    names = ("askpro", "fastapi", "sqlalchemy", "psycopg", "httpx", "uvicorn")
-    return {"python": sys.version.split()[0], **{name: version(name) for name in names}}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
@@ -334,18 +381,22 @@ def main() -> None:
     options = parser.parse_args()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    machine = wrk.machine()
     env = {
         **os.environ,
         "ASKPRO_DATA_DIR": str(options.data_dir.resolve()),
         "ASKPRO_LOG_LEVEL": "WARNING",
-        "ASKPRO_DATABASE_POOL_SIZE": "40",
+        "ASKPRO_DATABASE_POOL_SIZE": "20",
     }
     for name in ("ASKPRO_DATABASE_URL", "ASKPRO_RETELL_API_KEY", "ASKPRO_CALCOM_API_KEY"):
         env.pop(name, None)
     if options.src is not None:
         env["PYTHONPATH"] = str(options.src.resolve())
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "askpro"), "serve", "--port", str(port), "--no-worker"],
+        wrk.pinned(
+            [str(ROOT / ".venv" / "bin" / "askpro"), "serve", "--port", str(port), "--no-worker"],
+            wrk.SERVER_CORE,
+        ),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -357,7 +408,7 @@ def main() -> None:
             run(
                 options.rate,
                 options.seconds,
-                base_url,
+                port,
                 options.data_dir.resolve(),
                 not options.two_staff_only,
             )
@@ -378,7 +429,8 @@ def main() -> None:
         "seconds": options.seconds,
         **results,
         "targets_ms": {"inbound_p99": 25, "check_availability_p99": 50},
-        "versions": versions(),
+        "machine": machine,
+        "versions": wrk.versions(),
     }
     sys.stdout.write(json.dumps(line) + "\n")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing import service as billing_service
@@ -12,6 +12,7 @@ from askpro.db import Database
 from askpro.integrations.retell import routes  # noqa: F401 - installs the responder
 from askpro.integrations.retell.inbound import build_inbound_answer, should_take_message
 from askpro.models import Company, PhoneNumber
+from askpro.runtime import Runtime
 from askpro.webhooks.registry import inbound_responder
 from tests.fixtures.booking import Salon
 from tests.fixtures.factories import create_customer
@@ -28,7 +29,9 @@ async def test_responder_is_installed_in_the_hub() -> None:
     assert inbound_responder() is build_inbound_answer
 
 
-async def test_known_caller_gets_name_services_and_ids(database: Database, salon: Salon) -> None:
+async def test_known_caller_gets_name_services_and_ids(
+    database: Database, runtime: Runtime, salon: Salon
+) -> None:
     async with database.sessions() as session:
         customer = await create_customer(
             session, salon.company, phone="+4917600000001", name="Lisa"
@@ -63,7 +66,9 @@ async def test_known_caller_gets_name_services_and_ids(database: Database, salon
     assert elapsed < 1.0
 
 
-async def test_unknown_caller_and_unknown_number(database: Database, salon: Salon) -> None:
+async def test_unknown_caller_and_unknown_number(
+    database: Database, runtime: Runtime, salon: Salon
+) -> None:
     async with database.sessions() as session:
         answer = await build_inbound_answer(session, _payload(salon, "+4917699999999"))
         assert answer["call_inbound"]["dynamic_variables"]["customer_known"] == "false"
@@ -80,7 +85,7 @@ async def test_unknown_caller_and_unknown_number(database: Database, salon: Salo
 
 
 async def test_suspended_or_out_of_credit_company_takes_messages(
-    database: Database, salon: Salon
+    database: Database, runtime: Runtime, salon: Salon
 ) -> None:
     """Billing's out-of-credit flag decides: spent credit → take a message; a top-up clears it."""
 
@@ -109,3 +114,25 @@ async def test_suspended_or_out_of_credit_company_takes_messages(
         company.status = "suspended"
         await session.commit()
         assert await should_take_message(session, company)  # suspended always takes messages
+
+
+async def test_a_second_call_to_the_number_reads_only_the_caller_and_the_credit(
+    database: Database, runtime: Runtime, salon: Salon
+) -> None:
+    """The number's company, branch and services come from the per-process catalogue for
+    a few seconds: the next call's answer sends two statements (customer, credit), not three."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async with database.sessions() as session:
+        first = await build_inbound_answer(session, _payload(salon))
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            second = await build_inbound_answer(session, _payload(salon))
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert second["call_inbound"]["metadata"] == first["call_inbound"]["metadata"]
+    assert len(statements) == 2
+    assert not any("phone_numbers" in statement for statement in statements)

@@ -1,8 +1,10 @@
 """A short-lived per-process copy of what read-only tool calls look up on every request.
 
-Listing free times is the agent's hottest call; the dialled number's company, branch,
-services and qualified staff change rarely, so they are kept for a few seconds (detached
-ORM rows, only read). Everything that writes reads fresh rows in its own transaction.
+Listing free times is the agent's hottest call, answering an inbound call the first; the
+dialled number's company, branch, services and qualified staff change rarely, so they are
+kept for a few seconds (detached ORM rows, only read): a change to them (a suspension, a
+new service) reaches new calls within ``TTL_SECONDS``. Everything that writes reads fresh
+rows in its own transaction.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ async def entry_for_number(runtime: Runtime, number: str | None) -> CatalogEntry
     entry = entries.get(e164)
     if entry is not None and entry.expires_at > time.monotonic():
         return entry
-    async with runtime.database.sessions() as session:
-        route = await route_for_number(session, e164)
+    async with runtime.database.autocommit_sessions() as session:
+        route = await route_for_number(session, e164, with_services=True)
         session.expunge_all()
     if route is None:
         entries.pop(e164, None)

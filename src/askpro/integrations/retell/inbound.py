@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing import service as billing_service
 from askpro.customers import service as customers
+from askpro.integrations.retell import catalog
 from askpro.integrations.retell.metrics import INBOUND_ANSWERS
 from askpro.kit.time import utc_now, zone
 from askpro.models import Company
 from askpro.observability import get_logger
-from askpro.tenancy.service import route_for_number
+from askpro.runtime import get_runtime
 
 log = get_logger(__name__)
 
@@ -32,8 +33,10 @@ async def should_take_message(session: AsyncSession, company: Company) -> bool:
 async def build_inbound_answer(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any]:
     inbound = payload.get("call_inbound") if isinstance(payload, dict) else None
     inbound = inbound if isinstance(inbound, dict) else {}
-    # One round trip for the number's company, branch and services (the hot path).
-    route = await route_for_number(session, inbound.get("to_number"), with_services=True)
+    # The number's company, branch and services: seconds old from the per-process catalogue
+    # (one round trip when it has to load them; see catalog.py).
+    entry = await catalog.entry_for_number(get_runtime(), inbound.get("to_number"))
+    route = entry.route if entry is not None else None
     if route is None:
         INBOUND_ANSWERS.labels("unknown_number").inc()
         log.warning("retell.inbound_unknown_number")
