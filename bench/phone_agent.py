@@ -5,9 +5,8 @@ under var/bench, no worker) on a free port, warms the slot cache, then sends sig
 requests on an open-loop schedule (request i leaves at i/rate s, whatever the previous
 ones are doing) and reports p50/p99 per endpoint:
 
-- ``inbound``: ``POST /webhooks/retell/inbound`` (the hub's route + our answer). When the
-  hub is not on this branch (404), the answer builder is timed in-process instead and the
-  result says ``"mode": "in_process"``.
+- ``inbound``: ``POST /webhooks/retell/inbound`` (the hub's route + our answer), a new
+  caller each time.
 - ``check_availability``: ``POST /retell/functions/check_availability`` for a day (warm cache),
   first with the demo's 2 stylists (each their own Cal.com calendar), then with 5 (three more
   stylists of the stand-in's account mapped in the database): one slot read per member's
@@ -77,31 +76,6 @@ def summary(latencies: list[float], errors: int) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
     }
-
-
-async def steady(rate: float, count: int, one: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
-    """Open loop: request i starts at i/rate seconds; latency is measured per request."""
-    latencies: list[float] = []
-    errors = 0
-    started = time.perf_counter()
-
-    async def fire(index: int) -> None:
-        nonlocal errors
-        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
-        begin = time.perf_counter()
-        try:
-            ok = await one(index)
-        except httpx.HTTPError:  # a refused or reset connection counts, it does not abort
-            ok = False
-        if ok:
-            latencies.append(time.perf_counter() - begin)
-        else:
-            errors += 1
-
-    await asyncio.gather(*(fire(index) for index in range(count)))
-    result = summary(latencies, errors)
-    result["achieved_rate"] = round(count / (time.perf_counter() - started), 1)
-    return result
 
 
 def open_loop(
@@ -215,20 +189,12 @@ async def run(
         assert await availability(0), "check_availability does not answer 'available'"
         for _ in range(3):  # open the server's database pool and the HTTP connections
             await asyncio.gather(*(availability(warm) for warm in range(20)))
-        probe_body, probe_headers = signed(inbound_payload)
-        probe = await client.post(
-            "/webhooks/retell/inbound", content=probe_body, headers=probe_headers
-        )
-        if probe.status_code == 404:
-            inbound_result = await in_process_inbound(rate, count, inbound_payload, data_dir)
-        else:
-            for _ in range(3):
-                await asyncio.gather(*(inbound(warm) for warm in range(20)))
-            # Distinct callers: every inbound event is a new one, as in real traffic.
-            payloads = [inbound_call(f"+49152{index:08d}") for index in range(count * 2)]
-            requests = signed_requests("/webhooks/retell/inbound", payloads)
-            inbound_result = await asyncio.to_thread(open_loop, port, rate, seconds, requests)
-            inbound_result["mode"] = "http"
+        for _ in range(3):
+            await asyncio.gather(*(inbound(warm) for warm in range(20)))
+        # Distinct callers: every inbound event is a new one, as in real traffic.
+        payloads = [inbound_call(f"+49152{index:08d}") for index in range(count * 2)]
+        requests = signed_requests("/webhooks/retell/inbound", payloads)
+        inbound_result = await asyncio.to_thread(open_loop, port, rate, seconds, requests)
         availability_result = await asyncio.to_thread(availability_load)
         assert await availability(1), "check_availability stopped answering 'available'"
         two_staff = await sequential(count, availability)
@@ -304,39 +270,19 @@ async def add_stylists(data_dir: Path, *, active: bool) -> None:
     await database.dispose()
 
 
-async def in_process_inbound(
-    rate: float, count: int, payload: dict[str, Any], data_dir: Path
-) -> dict[str, Any]:
-    from askpro.config import load_settings
-    from askpro.db import Database, resolve_database_url
-    from askpro.integrations.retell.inbound import build_inbound_answer
-
-    settings = load_settings(data_dir=data_dir)
-    database = Database(resolve_database_url(settings), pool_size=20)
-
-    async def one(_index: int) -> bool:
-        async with database.sessions() as session:
-            answer = await build_inbound_answer(session, payload)
-        return bool(answer["call_inbound"])
-
-    for _ in range(3):
-        await asyncio.gather(*(one(warm) for warm in range(20)))
-    result = await steady(rate, count, one)
-    result["mode"] = "in_process (hub route not on this branch)"
-    await database.dispose()
-    return result
-
-
 async def inbound_round_trips(data_dir: Path) -> int:
-    """SQL statements one inbound answer sends (load-independent; counted in-process)."""
+    """SQL statements one inbound answer sends with the catalogue warm (load-independent;
+    counted in-process; the hub's INSERT of the event comes on top)."""
     from sqlalchemy import event
 
     from askpro.config import load_settings
     from askpro.db import Database, resolve_database_url
     from askpro.integrations.retell.inbound import build_inbound_answer
+    from askpro.runtime import Runtime, set_runtime
 
     settings = load_settings(data_dir=data_dir)
     database = Database(resolve_database_url(settings), pool_size=2)
+    set_runtime(Runtime(settings=settings, database=database))
     payload = {
         "event": "call_inbound",
         "call_inbound": {"from_number": "+4915112345678", "to_number": DEMO_PHONE_NUMBER},
@@ -353,6 +299,7 @@ async def inbound_round_trips(data_dir: Path) -> int:
         async with database.sessions() as session:
             await build_inbound_answer(session, payload)
     finally:
+        set_runtime(None)
         await database.dispose()
     return len(statements)
 

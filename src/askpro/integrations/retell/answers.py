@@ -3,6 +3,9 @@
 The first delivery claims the key (``INSERT … ON CONFLICT DO NOTHING``) and computes; the
 repeats wait for its answer. A claim whose owner died is taken over after a while; a
 failed computation removes its claim so the next delivery recomputes.
+
+Every step is ONE statement, so each runs in an autocommit session: its own transaction,
+without the BEGIN and COMMIT round trips (four statements per tool call on the hot path).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ async def once(
         return answer, False
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while asyncio.get_running_loop().time() < deadline:
-        async with database.sessions() as session:
+        async with database.autocommit_sessions() as session:
             row = (
                 await session.execute(select(ToolCallAnswer).where(ToolCallAnswer.key == key))
             ).scalar_one_or_none()
@@ -74,7 +77,7 @@ async def once(
 
 
 async def _claim(database: Database, key: str, company_id: int, call_id: str, tool: str) -> bool:
-    async with database.sessions() as session:
+    async with database.autocommit_sessions() as session:
         claimed = (
             await session.execute(
                 insert(ToolCallAnswer)
@@ -88,7 +91,7 @@ async def _claim(database: Database, key: str, company_id: int, call_id: str, to
 
 
 async def _store(database: Database, key: str, answer: dict[str, Any]) -> None:
-    async with database.sessions() as session:
+    async with database.autocommit_sessions() as session:
         await session.execute(
             update(ToolCallAnswer)
             .where(ToolCallAnswer.key == key)
@@ -98,7 +101,7 @@ async def _store(database: Database, key: str, answer: dict[str, Any]) -> None:
 
 
 async def _drop(database: Database, key: str) -> None:
-    async with database.sessions() as session:
+    async with database.autocommit_sessions() as session:
         await session.execute(
             delete(ToolCallAnswer).where(
                 ToolCallAnswer.key == key, ToolCallAnswer.state == "working"
@@ -108,7 +111,7 @@ async def _drop(database: Database, key: str) -> None:
 
 
 async def _take_over_stale(database: Database, key: str) -> bool:
-    async with database.sessions() as session:
+    async with database.autocommit_sessions() as session:
         taken = await session.execute(
             delete(ToolCallAnswer)
             .where(

@@ -60,7 +60,8 @@ class ToolContext:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.database.sessions() as session:
+        """A session for reads only: autocommit, no BEGIN/ROLLBACK round trips around them."""
+        async with self.runtime.database.autocommit_sessions() as session:
             yield session
 
 
