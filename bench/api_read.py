@@ -107,7 +107,8 @@ def create_token(url: str) -> str:
 
 
 def bench_app() -> FastAPI:
-    """The app the server processes run: no background worker, no token budget to hit."""
+    """The app the server processes run: no background worker, no token budget to hit,
+    the heap frozen after start-up as `askpro serve` does."""
     from askpro.app import create_app
     from askpro.config import load_settings
 
@@ -117,7 +118,7 @@ def bench_app() -> FastAPI:
         log_level="WARNING",
         _env_file=None,
     )
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)
 
 
 def serve(url: str, port: int, workers: int) -> None:

@@ -120,7 +120,7 @@ def bench_app() -> object:
         log_level="WARNING",
         _env_file=None,
     )
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)  # as `askpro serve` does
 
 
 def login(connection: http.client.HTTPConnection, token: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import pytest
 from starlette.requests import Request
 
+from askpro.app import create_app
 from askpro.db import Database
+from askpro.runtime import Runtime
 from askpro.webhooks.ingest import WebhookProcessor
 from tests.fixtures.webhooks import deliver, events, stripe_event
 
@@ -52,3 +56,19 @@ async def test_other_methods_on_a_webhook_path_still_reach_the_router(
 ) -> None:
     response = await client.get("/webhooks/stripe")
     assert response.status_code == 405
+
+
+async def test_the_serving_app_freezes_its_start_up_heap_and_an_app_built_by_tests_does_not(
+    runtime: Runtime,
+) -> None:
+    frozen = {}
+    try:
+        for freeze_heap in (False, True):
+            gc.unfreeze()
+            app = create_app(runtime=runtime, freeze_heap=freeze_heap)
+            async with app.router.lifespan_context(app):
+                frozen[freeze_heap] = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert frozen[False] == 0
+    assert frozen[True] > 0

@@ -22,6 +22,7 @@ from askpro.integrations.calcom import service as calcom_service
 from askpro.integrations.calcom.standin import create_standin_app, persistent_state
 from askpro.integrations.retell import routes as retell_routes
 from askpro.kit import problems
+from askpro.kit.heap import freeze_startup_heap
 from askpro.observability import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, configure_logging, get_logger
 from askpro.ops import dashboard, docs, health, liveness
 from askpro.runtime import Runtime, build_runtime, set_runtime
@@ -65,8 +66,11 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     run_worker: bool = False,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """Build the app. With ``runtime`` given (tests), the caller owns its lifecycle."""
+    """Build the app. With ``runtime`` given (tests), the caller owns its lifecycle;
+    ``freeze_heap`` (``askpro serve``) settles the heap once start-up is over
+    (:mod:`askpro.kit.heap`)."""
     settings = settings or (runtime.settings if runtime else get_settings())
 
     @contextlib.asynccontextmanager
@@ -86,6 +90,8 @@ def create_app(
                 )
             )
             log.info("serve.in_process_worker", concurrency=settings.worker_concurrency)
+        if freeze_heap:
+            log.info("serve.heap_frozen", objects=freeze_startup_heap())
         try:
             yield
         finally:

@@ -148,7 +148,7 @@ def serve(
         state = "created" if seeded.created else "already present"
         console.print(f"demo company #{seeded.company_id} {state}")
         settings = demo_settings(settings, host=host, port=port)
-    app = create_app(settings, run_worker=worker)
+    app = create_app(settings, run_worker=worker, freeze_heap=True)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
 
@@ -164,6 +164,7 @@ def worker_command(
     from askpro import worker
     from askpro.db import resolve_database_url
     from askpro.integrations.calcom.service import close_all_clients
+    from askpro.kit.heap import freeze_startup_heap
     from askpro.runtime import build_runtime, set_runtime
 
     settings = load_or_exit(quiet=False)
@@ -173,6 +174,7 @@ def worker_command(
         runtime = build_runtime(settings)
         set_runtime(runtime)
         pool = await worker.open_queue(runtime.database.url)
+        freeze_startup_heap()
         try:
             await worker.run_worker(concurrency=concurrency, install_signal_handlers=True)
         finally:
