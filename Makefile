@@ -12,11 +12,12 @@ LOWEST_VENV := .venv-lowest
 # The lowest-versions pass runs one or two test files per direct dependency (the whole
 # suite would not fit CI's time budget twice): typer/rich/click (CLI), sqlalchemy/psycopg
 # (db), fastapi/pydantic/starlette (API, bad input), stripe + procrastinate (webhook
-# ingest and processing, a Stripe event end to end), httpx/stamina/purgatory/cashews
-# (Cal.com client against the stand-in), limits (rate limits), pydantic-settings (config),
-# jinja2/prometheus (health), pytest/pytest-asyncio/hypothesis (all of them).
+# ingest and processing, a Stripe event end to end), msgspec + orjson (the providers'
+# decoders), httpx/stamina/purgatory/cashews (Cal.com client against the stand-in), limits
+# (rate limits), pydantic-settings (config), jinja2/prometheus (health),
+# pytest/pytest-asyncio/hypothesis (all of them).
 LOWEST_TESTS := tests/test_db.py tests/test_config.py tests/test_cli.py \
-	tests/webhooks/test_signatures.py tests/webhooks/test_ingest.py \
+	tests/webhooks/test_signatures.py tests/webhooks/test_ingest.py tests/webhooks/test_providers.py \
 	tests/webhooks/test_processing.py tests/integrations/stripe/test_webhook_end_to_end.py \
 	tests/integrations/calcom/test_client_standin.py tests/api/test_bad_input.py \
 	tests/auth/test_rate_limits.py tests/ops/test_health.py

@@ -53,14 +53,17 @@ async def store_burst(url: str, count: int) -> None:
                     entity_key=f"stripe:invoice:{ENTITY}",
                     occurred_at=dt.datetime.now(dt.UTC),
                 )
-                await repository.insert_and_enqueue(
-                    connection,
+                delivery = repository.Delivery(
                     provider="stripe",
                     parsed=parsed,
                     body=body,
                     headers={},
                     correlation_id=None,
                     verified_company_id=None,
+                )
+                await repository.insert_and_enqueue(
+                    connection,
+                    delivery,
                     task_name=PROCESS_TASK,
                     queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
                 )

@@ -87,12 +87,14 @@ async def test_when_the_fresh_connection_dies_too_the_answer_is_503_and_nothing_
     original = repository.insert_and_enqueue
     attempts = 0
 
-    async def killed_before_it_runs(connection: DriverConnection, **values: Any) -> int | None:
+    async def killed_before_it_runs(
+        connection: DriverConnection, delivery: repository.Delivery, **values: Any
+    ) -> int | None:
         """The server kills the backend of every attempt just before the insert reaches it."""
         nonlocal attempts
         attempts += 1
         _terminate(database_url, connection.info.backend_pid)
-        return await original(connection, **values)
+        return await original(connection, delivery, **values)
 
     monkeypatch.setattr(repository, "insert_and_enqueue", killed_before_it_runs)
 

@@ -22,13 +22,15 @@ from askpro.observability import current_correlation_id, get_logger
 from askpro.runtime import Runtime
 from askpro.webhooks import metrics, repository
 from askpro.webhooks.providers import (
+    Decoder,
     MalformedPayload,
     ParsedEvent,
     ProviderDefinition,
     Routing,
+    decode_json,
 )
 from askpro.webhooks.registry import inbound_responder
-from askpro.webhooks.signatures import SignatureError, split_secrets
+from askpro.webhooks.signatures import RawBody, SignatureError, split_secrets
 
 log = get_logger(__name__)
 
@@ -48,28 +50,30 @@ def queueing_lock(event_id: int) -> str:
     return f"{QUEUEING_LOCK_PREFIX}{event_id}"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> RawBody:
     """The raw body, refusing more than ``limit`` bytes without reading the rest.
 
-    Chunks are appended to one growing buffer (a call event of a long Retell call carries
-    megabytes of transcript) rather than kept as a list of chunks beside their join.
+    Held once: a body that came in one piece is that piece; one in several (a long Retell
+    call's event, megabytes of transcript) is one ``bytearray`` they are appended to,
+    returned as it is. Every consumer (the verifiers, the decoders, psycopg) takes any bytes
+    buffer, and ``bytes(...)`` would copy it.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
-    body = bytearray()
+    first = b""
+    joined: bytearray | None = None
     async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
+        if len(joined if joined is not None else first) + len(chunk) > limit:
             raise BodyTooLarge
-        body += chunk
-    return bytes(body)
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return jsonfast.loads(body)
-    except ValueError as error:  # includes UnicodeDecodeError
-        raise MalformedPayload(f"the body is not valid JSON: {error}") from None
+        if joined is not None:
+            joined += chunk
+        elif not first:
+            first = chunk
+        elif chunk:
+            joined = bytearray(first)
+            joined += chunk
+    return first if joined is None else joined
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class WebhookProcessor:
         return Problem(status, slug[status], titles[status], reason)
 
     async def _verify(
-        self, definition: ProviderDefinition, body: bytes, header: str | None, hint: int | None
+        self, definition: ProviderDefinition, body: RawBody, header: str | None, hint: int | None
     ) -> Verified:
         """Configured secrets first; then the own secret of the company the event routes to."""
         try:
@@ -113,9 +117,8 @@ class WebhookProcessor:
                 raise
             first_error = error
         try:
-            payload = jsonfast.loads(body)
-            routing = definition.parse(payload, body, header).routing
-        except (ValueError, MalformedPayload):
+            routing = definition.parse(definition.decode(body), body, header).routing
+        except MalformedPayload:
             raise first_error from None
         if hint is not None:
             routing = Routing(company_id=hint, phone_numbers=routing.phone_numbers)
@@ -132,6 +135,23 @@ class WebhookProcessor:
             return Verified(company_id=company_id)
         raise first_error
 
+    def _delivery(
+        self,
+        definition: ProviderDefinition,
+        request: Request,
+        body: RawBody,
+        parsed: ParsedEvent,
+        verified: Verified,
+    ) -> repository.Delivery:
+        return repository.Delivery(
+            provider=definition.name,
+            parsed=parsed,
+            body=body,
+            headers=self._headers(definition, request),
+            correlation_id=current_correlation_id(),
+            verified_company_id=verified.company_id,
+        )
+
     def _headers(self, definition: ProviderDefinition, request: Request) -> dict[str, str]:
         """The headers kept as evidence (the provider's own and the signature), each cut to
         500 characters: one pass over the raw header list, names compared lower-case."""
@@ -144,9 +164,15 @@ class WebhookProcessor:
         return found
 
     async def _admit(
-        self, definition: ProviderDefinition, request: Request, started: float, limit: int
-    ) -> tuple[bytes, Any, ParsedEvent, Verified]:
-        """Read, verify and parse; raise the Problem to answer when the request fails."""
+        self,
+        definition: ProviderDefinition,
+        request: Request,
+        started: float,
+        limit: int,
+        decode: Decoder,
+    ) -> tuple[RawBody, Any, ParsedEvent, Verified]:
+        """Read, verify, decode (``decode``: what the caller needs of the body) and parse;
+        raise the Problem to answer when the request fails."""
         provider = definition.name
         try:
             body = await read_body(request, limit)
@@ -164,7 +190,7 @@ class WebhookProcessor:
         except Exception as error:  # the company-secret lookup could not reach the database
             raise self._unavailable(provider, "-", started, error) from error
         try:
-            payload = parse_json(body)
+            payload = decode(body)
             parsed = definition.parse(payload, body, header)
         except MalformedPayload as error:
             raise self._reject(provider, "malformed", 400, str(error), started) from None
@@ -193,11 +219,12 @@ class WebhookProcessor:
         started = time.perf_counter()
         provider = definition.name
         limit = definition.body_limit(self.settings)
-        body, _payload, parsed, verified = await self._admit(definition, request, started, limit)
-        correlation_id = current_correlation_id()
+        body, _payload, parsed, verified = await self._admit(
+            definition, request, started, limit, definition.decode
+        )
         try:
             event_id, outcome = await self._store(
-                definition, request, body, parsed, verified, correlation_id
+                self._delivery(definition, request, body, parsed, verified)
             )
         except Exception as error:
             raise self._unavailable(provider, parsed.event_type, started, error) from error
@@ -214,35 +241,20 @@ class WebhookProcessor:
             return Response(status_code=204)
         return _json({"status": outcome, "event_id": event_id})
 
-    async def _store(
-        self,
-        definition: ProviderDefinition,
-        request: Request,
-        body: bytes,
-        parsed: ParsedEvent,
-        verified: Verified,
-        correlation_id: str | None,
-    ) -> tuple[int | None, str]:
-        headers = self._headers(definition, request)
-
+    async def _store(self, delivery: repository.Delivery) -> tuple[int | None, str]:
         async def store_once() -> tuple[int | None, str]:
             # The insert and its job are ONE statement in autocommit, so it commits on its
             # own (one round trip, no BEGIN/COMMIT) and returns only once both are durable.
             async with self.runtime.database.driver_connection() as connection:
                 event_id = await repository.insert_and_enqueue(
                     connection,
-                    provider=definition.name,
-                    parsed=parsed,
-                    body=body,
-                    headers=headers,
-                    correlation_id=correlation_id,
-                    verified_company_id=verified.company_id,
+                    delivery,
                     task_name=PROCESS_TASK,
                     queueing_lock_prefix=QUEUEING_LOCK_PREFIX,
                 )
                 if event_id is None:  # a new statement sees the row a concurrent delivery stored
                     existing = await repository.find_id(
-                        connection, definition.name, parsed.dedup_key
+                        connection, delivery.provider, delivery.parsed.dedup_key
                     )
                     return existing, "duplicate"
             return event_id, "accepted"
@@ -256,28 +268,24 @@ class WebhookProcessor:
         started = time.perf_counter()
         provider = definition.name
         limit = self.settings.max_webhook_bytes  # an inbound call carries no transcript
-        body, payload, parsed, verified = await self._admit(definition, request, started, limit)
+        # The responder reads the whole (small) event: decoded in full.
+        body, payload, parsed, verified = await self._admit(
+            definition, request, started, limit, decode_json
+        )
         if parsed.event_type != "call_inbound":
             raise self._reject(provider, "malformed", 400, "expected event call_inbound", started)
-        correlation_id = current_correlation_id()
-        headers = self._headers(definition, request)
-        store: dict[str, Any] = {
-            "provider": provider,
-            "parsed": parsed,
-            "body": body,
-            "headers": headers,
-            "correlation_id": correlation_id,
-            "verified_company_id": verified.company_id,
-        }
+        delivery = self._delivery(definition, request, body, parsed, verified)
         try:
-            answer = await self._answer_and_record(payload, store)
+            answer = await self._answer_and_record(payload, delivery)
         except Exception as error:
             raise self._unavailable(provider, parsed.event_type, started, error) from error
         metrics.RECEIVED.labels(provider, parsed.event_type, "accepted").inc()
         metrics.ACK_SECONDS.labels(provider, "accepted").observe(time.perf_counter() - started)
         return _json(answer)
 
-    async def _answer_and_record(self, payload: Any, store: dict[str, Any]) -> dict[str, Any]:
+    async def _answer_and_record(
+        self, payload: Any, delivery: repository.Delivery
+    ) -> dict[str, Any]:
         """Build the answer from autocommit reads, then record the event in one statement.
 
         The answer only reads, so it needs no transaction (no BEGIN/COMMIT round trips);
@@ -305,7 +313,7 @@ class WebhookProcessor:
         async def record() -> None:
             async with database.driver_connection() as connection:
                 await repository.insert_answered(
-                    connection, status=status, last_error=failure, **store
+                    connection, delivery, status=status, last_error=failure
                 )
 
         await retry_on_dead_connection(record, name="webhooks.inbound_record")

@@ -12,11 +12,15 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
+
+import msgspec
 
 from askpro.config import Settings
+from askpro.kit import jsonfast
 from askpro.kit.time import parse_instant
 from askpro.webhooks import signatures
+from askpro.webhooks.signatures import RawBody
 
 MAX_DEDUP_KEY = 300
 MAX_ENTITY_KEY = 200
@@ -57,8 +61,17 @@ class RetryOrdering(StrEnum):
     STEPS_ASIDE = "steps_aside"
 
 
-Verifier = Callable[[bytes, str | None, Sequence[str]], None]
-Parser = Callable[[Any, bytes, str | None], ParsedEvent]
+Verifier = Callable[[RawBody, str | None, Sequence[str]], None]
+Decoder = Callable[[RawBody], Any]
+Parser = Callable[[Any, RawBody, str | None], ParsedEvent]
+
+
+def decode_json(body: RawBody) -> Any:
+    """The whole body as JSON (``MalformedPayload`` when it is not JSON)."""
+    try:
+        return jsonfast.loads(body)
+    except ValueError as error:  # includes UnicodeDecodeError
+        raise MalformedPayload(f"the body is not valid JSON: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,9 @@ class ProviderDefinition:
     # provider's events are known to be larger.
     body_limit: Callable[[Settings], int] = lambda settings: settings.max_webhook_bytes
     retry_ordering: RetryOrdering = RetryOrdering.HOLDS_ENTITY
+    # What ingest decodes of a body for ``parse``: the whole JSON unless the provider's
+    # events are large and ``parse`` reads only a few fields of them.
+    decode: Decoder = decode_json
 
     @functools.cached_property
     def kept_header_names(self) -> frozenset[str]:
@@ -84,7 +100,7 @@ class ProviderDefinition:
         return frozenset(name.lower() for name in (*self.kept_headers, self.signature_header))
 
 
-def body_digest(body: bytes) -> str:
+def body_digest(body: RawBody) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
@@ -113,8 +129,13 @@ def _text(value: Any, name: str) -> str:
 
 
 def _from_epoch_ms(value: Any) -> dt.datetime | None:
+    """A positive epoch-milliseconds number as an instant; None for anything else, an
+    instant past the calendar's range (``1e400``, a 65-bit integer) included."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+        except (OverflowError, ValueError, OSError):
+            return None
     return None
 
 
@@ -130,6 +151,50 @@ def _company_id(value: Any) -> int | None:
 # Chat agents post to the same URL: {"event": "chat_*", "chat": {"chat_id", …}} (PROTOCOLS.md
 # §3.2). askpro has no chat feature: they are stored, keyed (event, chat_id), and end ignored.
 
+
+class _RetellCallHead(TypedDict, total=False):
+    call_id: Any
+    direction: Any
+    from_number: Any
+    to_number: Any
+    start_timestamp: Any
+    end_timestamp: Any
+
+
+class _RetellChatHead(TypedDict, total=False):
+    chat_id: Any
+    start_timestamp: Any
+    end_timestamp: Any
+
+
+class _RetellHead(TypedDict, total=False):
+    """What :func:`parse_retell` reads of an event: every other field (the transcripts of a
+    long call, megabytes of them) is skipped by the decoder without becoming objects."""
+
+    event: Any
+    event_timestamp: Any
+    call_inbound: Any
+    call: _RetellCallHead
+    data: _RetellCallHead
+    chat: _RetellChatHead
+
+
+_RETELL_HEAD = msgspec.json.Decoder(_RetellHead)
+
+
+def decode_retell_head(body: RawBody) -> Any:
+    """The fields :func:`parse_retell` reads, as the plain dicts a full decode gives.
+
+    A full decode of a 16 MiB ``call_ended`` builds about 290 MiB of objects for its
+    word-level transcripts; this one a few hundred bytes. A body that is not of the expected
+    shape (or not JSON) takes the full decode, so the answer (and its message) is the same.
+    """
+    try:
+        return _RETELL_HEAD.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return decode_json(body)
+
+
 RETELL_END_EVENTS = frozenset(
     {"call_ended", "call_analyzed", "transfer_ended", "chat_ended", "chat_analyzed"}
 )
@@ -144,7 +209,7 @@ def retell_signature_timestamp(header: str | None) -> dt.datetime | None:
     return None
 
 
-def parse_retell(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
+def parse_retell(payload: Any, body: RawBody, header: str | None) -> ParsedEvent:
     event = _require_object(payload)
     event_type = _text(event.get("event"), "event")[:MAX_EVENT_TYPE]
     if event_type == "call_inbound":
@@ -211,7 +276,7 @@ def _parse_retell_chat(
 # --- Cal.com: {"triggerEvent", "createdAt", "payload": {...}}; no event id -------------------
 
 
-def parse_calcom(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
+def parse_calcom(payload: Any, body: RawBody, header: str | None) -> ParsedEvent:
     event = _require_object(payload)
     event_type = _text(event.get("triggerEvent"), "triggerEvent")[:MAX_EVENT_TYPE]
     data = event.get("payload")
@@ -239,7 +304,7 @@ def parse_calcom(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
 # --- Stripe: the Event object; dedup on evt_ id, order per data.object.id ------------------
 
 
-def parse_stripe(payload: Any, body: bytes, header: str | None) -> ParsedEvent:
+def parse_stripe(payload: Any, body: RawBody, header: str | None) -> ParsedEvent:
     event = _require_object(payload)
     event_id = _text(event.get("id"), "id")
     event_type = _text(event.get("type"), "type")[:MAX_EVENT_TYPE]
@@ -279,6 +344,7 @@ RETELL = ProviderDefinition(
     empty_ack=True,
     # call_ended / call_analyzed of a long call carry word-level transcripts, twice.
     body_limit=lambda settings: settings.max_retell_webhook_bytes,
+    decode=decode_retell_head,
 )
 CALCOM = ProviderDefinition(
     name="calcom",

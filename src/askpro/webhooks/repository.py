@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, update
@@ -19,6 +20,7 @@ from askpro.kit import jsonfast
 from askpro.kit.pagination import PageRequest, SortKey, paginate
 from askpro.models import Company, PhoneNumber, WebhookEvent
 from askpro.webhooks.providers import ParsedEvent, Routing
+from askpro.webhooks.signatures import RawBody
 
 # Statuses from which a processing job may (re)start an attempt.
 PROCESSABLE = ("received", "processing", "failed")
@@ -69,15 +71,38 @@ RETURNING id
 FIND_ID = "SELECT id FROM webhook_events WHERE provider = %(provider)s AND dedup_key = %(key)s"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One verified request as the inbox stores it."""
+
+    provider: str
+    parsed: ParsedEvent
+    body: RawBody
+    headers: dict[str, str]  # the ones kept as evidence
+    correlation_id: str | None
+    verified_company_id: int | None  # the company whose own secret verified it
+
+    def values(self) -> dict[str, Any]:
+        """The parameters every inbox INSERT shares."""
+        return {
+            "provider": self.provider,
+            "event_type": self.parsed.event_type,
+            "dedup_key": self.parsed.dedup_key,
+            "entity_key": self.parsed.entity_key,
+            "verified_company_id": self.verified_company_id,
+            "company_hint": self.parsed.routing.company_id,
+            "phone_numbers": list(self.parsed.routing.phone_numbers),
+            "correlation_id": self.correlation_id,
+            "headers": jsonfast.dumps(self.headers).decode(),
+            "body": self.body,
+            "occurred_at": self.parsed.occurred_at,
+        }
+
+
 async def insert_and_enqueue(
     connection: DriverConnection,
+    delivery: Delivery,
     *,
-    provider: str,
-    parsed: ParsedEvent,
-    body: bytes,
-    headers: dict[str, str],
-    correlation_id: str | None,
-    verified_company_id: int | None,
     task_name: str,
     queueing_lock_prefix: str,
     queue: str = "default",
@@ -88,11 +113,11 @@ async def insert_and_enqueue(
     """
     cursor = await connection.execute(
         INSERT_AND_ENQUEUE,
-        _event_values(provider, parsed, body, headers, correlation_id, verified_company_id)
+        delivery.values()
         | {
             "queue": queue,
             "task_name": task_name,
-            "lock": parsed.entity_key,
+            "lock": delivery.parsed.entity_key,
             "queueing_lock_prefix": queueing_lock_prefix,
         },
     )
@@ -102,49 +127,18 @@ async def insert_and_enqueue(
 
 async def insert_answered(
     connection: DriverConnection,
+    delivery: Delivery,
     *,
-    provider: str,
-    parsed: ParsedEvent,
-    body: bytes,
-    headers: dict[str, str],
-    correlation_id: str | None,
-    verified_company_id: int | None,
     status: str,
     last_error: str | None = None,
 ) -> int | None:
     """Store an event the request itself handled (``processed`` or ``failed``); None for a
     duplicate. ``connection`` is in autocommit: one statement, one round trip."""
     cursor = await connection.execute(
-        INSERT_ANSWERED,
-        _event_values(provider, parsed, body, headers, correlation_id, verified_company_id)
-        | {"status": status, "last_error": last_error},
+        INSERT_ANSWERED, delivery.values() | {"status": status, "last_error": last_error}
     )
     row = await cursor.fetchone()
     return None if row is None else int(row[0])
-
-
-def _event_values(
-    provider: str,
-    parsed: ParsedEvent,
-    body: bytes,
-    headers: dict[str, str],
-    correlation_id: str | None,
-    verified_company_id: int | None,
-) -> dict[str, Any]:
-    """The parameters every inbox INSERT shares."""
-    return {
-        "provider": provider,
-        "event_type": parsed.event_type,
-        "dedup_key": parsed.dedup_key,
-        "entity_key": parsed.entity_key,
-        "verified_company_id": verified_company_id,
-        "company_hint": parsed.routing.company_id,
-        "phone_numbers": list(parsed.routing.phone_numbers),
-        "correlation_id": correlation_id,
-        "headers": jsonfast.dumps(headers).decode(),
-        "body": body,
-        "occurred_at": parsed.occurred_at,
-    }
 
 
 async def find_id(connection: DriverConnection, provider: str, dedup_key: str) -> int | None:

@@ -28,6 +28,11 @@ _RETELL_HEADER = re.compile(r"v=(\d{1,16}),d=([0-9a-f]{64})")
 _CALCOM_HEADER = re.compile(r"[0-9a-f]{64}")
 
 
+# A request body as read: one piece as it came, or the pieces joined in one buffer (see
+# ``ingest.read_body``); converting the buffer to ``bytes`` would copy it.
+RawBody = bytes | bytearray
+
+
 class SignatureError(Exception):
     """The request is not provably from the provider; the reason is safe to log."""
 
@@ -39,7 +44,7 @@ def split_secrets(configured: str | None) -> list[str]:
     return [secret.strip() for secret in configured.split(",") if secret.strip()]
 
 
-def _hmac_hex(secret: str, message: bytes, suffix: bytes = b"") -> str:
+def _hmac_hex(secret: str, message: RawBody, suffix: bytes = b"") -> str:
     """HMAC-SHA256 of ``message + suffix``, without building that concatenation (bodies of
     long calls are megabytes)."""
     mac = hmac.new(secret.encode(), message, hashlib.sha256)
@@ -52,13 +57,13 @@ def _require_secrets(secrets: Sequence[str]) -> None:
         raise SignatureError("no signing secret configured")
 
 
-def sign_retell(body: bytes, secret: str, timestamp_ms: int | None = None) -> str:
+def sign_retell(body: RawBody, secret: str, timestamp_ms: int | None = None) -> str:
     timestamp_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     return f"v={timestamp_ms},d={_hmac_hex(secret, body, str(timestamp_ms).encode())}"
 
 
 def verify_retell(
-    body: bytes, header: str | None, secrets: Sequence[str], *, now_ms: int | None = None
+    body: RawBody, header: str | None, secrets: Sequence[str], *, now_ms: int | None = None
 ) -> None:
     _require_secrets(secrets)
     if not header:
@@ -75,11 +80,11 @@ def verify_retell(
         raise SignatureError("x-retell-signature does not match")
 
 
-def sign_calcom(body: bytes, secret: str) -> str:
+def sign_calcom(body: RawBody, secret: str) -> str:
     return _hmac_hex(secret, body)
 
 
-def verify_calcom(body: bytes, header: str | None, secrets: Sequence[str]) -> None:
+def verify_calcom(body: RawBody, header: str | None, secrets: Sequence[str]) -> None:
     _require_secrets(secrets)
     if not header:
         raise SignatureError("missing X-Cal-Signature-256 header")
@@ -92,14 +97,14 @@ def verify_calcom(body: bytes, header: str | None, secrets: Sequence[str]) -> No
         raise SignatureError("X-Cal-Signature-256 does not match")
 
 
-def sign_stripe(body: bytes, secret: str, timestamp: int | None = None) -> str:
+def sign_stripe(body: RawBody, secret: str, timestamp: int | None = None) -> str:
     # Not the library's generate_signature_header: it exists only from stripe 15.5.0.
     timestamp = int(time.time()) if timestamp is None else timestamp
     return f"t={timestamp},v1={_hmac_hex(secret, str(timestamp).encode() + b'.' + body)}"
 
 
 def verify_stripe(
-    body: bytes,
+    body: RawBody,
     header: str | None,
     secrets: Sequence[str],
     *,
