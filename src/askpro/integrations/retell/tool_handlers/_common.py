@@ -12,6 +12,7 @@ from askpro.integrations.retell import messages, repository
 from askpro.integrations.retell.context import ToolContext, answer, invalid
 from askpro.kit.time import zone
 from askpro.models import Service, Staff
+from askpro.tenancy.service import active_services
 
 CHANNEL = "phone"
 
@@ -52,7 +53,7 @@ async def find_service(context: ToolContext, name: str) -> Service | list[str]:
     services = context.catalog.services if context.catalog else None
     if services is None:
         async with context.read() as session:
-            services = await repository.active_services(session, context.company.id)
+            services = await active_services(session, context.company.id)
             session.expunge_all()
         if context.catalog is not None:
             context.catalog.services = services
