@@ -287,6 +287,11 @@ async def set_staff_of_service(
     return await repository.staff_of_service(session, company_id, service_id)
 
 
+async def active_services(session: AsyncSession, company_id: int) -> list[Service]:
+    """The company's active services, by id."""
+    return await repository.active_services(session, company_id)
+
+
 async def calcom_mapping_of(
     session: AsyncSession, company_id: int
 ) -> tuple[Company, list[tuple[Staff, dict[int, int | None]]], list[Service]]:

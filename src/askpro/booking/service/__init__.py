@@ -22,14 +22,9 @@ from askpro.booking.service._availability import (
     verdict,
     working_staff,
 )
-from askpro.booking.service._book import (
-    HOLD_MINUTES,
-    BookRequest,
-    book,
-    check_time,
-    hold,
-)
+from askpro.booking.service._book import book
 from askpro.booking.service._changes import ChangeRequest, cancel, reschedule
+from askpro.booking.service._check import BookRequest, check_time
 from askpro.booking.service._context import (
     BookingContext,
     ContextError,
@@ -44,6 +39,7 @@ from askpro.booking.service._external import (
     record_external_booking,
     update_external,
 )
+from askpro.booking.service._hold import HOLD_MINUTES, hold
 from askpro.booking.service._reads import (
     expire_holds,
     pending_ids,

@@ -25,7 +25,8 @@ from askpro.booking.schemas import (
     Outcome,
 )
 from askpro.booking.service import _changes
-from askpro.booking.service._book import BookRequest, book
+from askpro.booking.service._book import book
+from askpro.booking.service._check import BookRequest
 from askpro.config import Settings
 from askpro.customers import repository as customers
 from askpro.customers import service as customer_service

@@ -20,7 +20,7 @@ from askpro.booking.schemas import (
 )
 from askpro.booking.service import _sync
 from askpro.booking.service._availability import verdict
-from askpro.booking.service._book import with_alternatives
+from askpro.booking.service._check import with_alternatives
 from askpro.booking.service._context import load_context
 from askpro.db import Database
 from askpro.kit.time import utc_now

@@ -5,16 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from askpro.models import Call, Service, Staff
-
-
-async def active_services(session: AsyncSession, company_id: int) -> list[Service]:
-    rows = await session.execute(
-        select(Service)
-        .where(Service.company_id == company_id, Service.active.is_(True))
-        .order_by(Service.id)
-    )
-    return list(rows.scalars().all())
+from askpro.models import Call, Staff
 
 
 async def staff_named(session: AsyncSession, company_id: int, name: str) -> Staff | None:

@@ -1,179 +1,26 @@
-"""Every query of the dashboard: its sessions and the read-only views of the pages.
-
-Read-only over the other features' tables (their services own the writes); every query of a
-company's data filters ``company_id`` first. Webhook events are read through the webhooks
-service, not here.
-"""
+"""The dashboard's lists and detail rows: calls, appointments (and the branches and staff
+of the day view), customers, and the queue's jobs of a webhook event."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import RowMapping, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate_mappings
 from askpro.models import (
-    ApiToken,
     Appointment,
     AppointmentEvent,
     Branch,
     Call,
-    CallerMessage,
-    Company,
     Customer,
-    DashboardSession,
     LedgerEntry,
     Service,
     Staff,
-    WebhookEvent,
 )
-
-# ---- sessions ------------------------------------------------------------------------
-
-
-async def add_session(session: AsyncSession, row: DashboardSession) -> DashboardSession:
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def session_with_token(
-    session: AsyncSession, secret_hash: bytes, now: dt.datetime
-) -> tuple[DashboardSession, ApiToken, Company | None] | None:
-    """The unexpired session with this cookie hash, its token (checked by the caller) and
-    the company it acts on, in one query (every page asks)."""
-    row = (
-        await session.execute(
-            select(DashboardSession, ApiToken, Company)
-            .join(ApiToken, ApiToken.id == DashboardSession.token_id)
-            .outerjoin(Company, Company.id == DashboardSession.company_id)
-            .where(DashboardSession.secret_hash == secret_hash, DashboardSession.expires_at > now)
-        )
-    ).one_or_none()
-    return (row[0], row[1], row[2]) if row is not None else None
-
-
-async def delete_session(session: AsyncSession, session_id: int) -> None:
-    await session.execute(delete(DashboardSession).where(DashboardSession.id == session_id))
-
-
-async def choose_company(session: AsyncSession, session_id: int, company_id: int | None) -> None:
-    await session.execute(
-        update(DashboardSession)
-        .where(DashboardSession.id == session_id)
-        .values(company_id=company_id)
-    )
-
-
-async def delete_expired_sessions(session: AsyncSession, now: dt.datetime) -> None:
-    await session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
-
-
-async def company(session: AsyncSession, company_id: int) -> Company | None:
-    return await session.get(Company, company_id)
-
-
-async def companies(session: AsyncSession) -> Sequence[Company]:
-    return (await session.scalars(select(Company).order_by(Company.name, Company.id))).all()
-
-
-# ---- today ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallFigures:
-    answered: int
-    with_booking: int
-    duration_ms: int
-
-
-async def call_figures(
-    session: AsyncSession, company_id: int, start: dt.datetime, end: dt.datetime
-) -> CallFigures:
-    """Calls started in ``[start, end)``; how many booked an appointment; their duration."""
-    booked = (
-        select(Appointment.call_id)
-        .where(
-            Appointment.company_id == company_id,
-            Appointment.call_id == Call.id,
-            Appointment.status != "held",
-        )
-        .exists()
-    )
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(booked),
-                func.coalesce(func.sum(Call.duration_ms), 0),
-            ).where(Call.company_id == company_id, Call.started_at >= start, Call.started_at < end)
-        )
-    ).one()
-    return CallFigures(answered=row[0], with_booking=row[1], duration_ms=int(row[2] or 0))
-
-
-async def messages_taken(
-    session: AsyncSession, company_id: int, start: dt.datetime, end: dt.datetime
-) -> int:
-    """Messages and call-back requests the agent took in ``[start, end)``."""
-    count = await session.scalar(
-        select(func.count()).where(
-            CallerMessage.company_id == company_id,
-            CallerMessage.created_at >= start,
-            CallerMessage.created_at < end,
-        )
-    )
-    return int(count or 0)
-
-
-async def phone_bookings(
-    session: AsyncSession, company_id: int, start: dt.datetime, end: dt.datetime
-) -> int:
-    """Appointments the agent booked (source ``phone``) created in ``[start, end)``."""
-    count: int = (
-        await session.scalar(
-            select(func.count()).where(
-                Appointment.company_id == company_id,
-                Appointment.created_at >= start,
-                Appointment.created_at < end,
-                Appointment.source == "phone",
-                Appointment.status != "held",
-            )
-        )
-        or 0
-    )
-    return count
-
-
-async def failing_webhooks(session: AsyncSession, company_id: int | None) -> dict[str, int]:
-    """``{"failed": n, "dead": m}`` for the company (``None``: all companies)."""
-    statement = select(WebhookEvent.status, func.count()).where(
-        WebhookEvent.status.in_(("failed", "dead"))
-    )
-    if company_id is not None:
-        statement = statement.where(WebhookEvent.company_id == company_id)
-    rows = (await session.execute(statement.group_by(WebhookEvent.status))).all()
-    counts = {"failed": 0, "dead": 0}
-    counts.update({status: count for status, count in rows})
-    return counts
-
-
-async def pending_syncs(session: AsyncSession, company_id: int) -> int:
-    count: int = (
-        await session.scalar(
-            select(func.count()).where(
-                Appointment.calcom_sync_state.in_(("pending", "failed")),
-                Appointment.company_id == company_id,
-            )
-        )
-        or 0
-    )
-    return count
-
 
 # ---- calls ---------------------------------------------------------------------------
 
@@ -417,53 +264,6 @@ async def customer(session: AsyncSession, company_id: int, customer_id: int) -> 
             select(Customer).where(Customer.company_id == company_id, Customer.id == customer_id)
         )
     ).scalar_one_or_none()
-
-
-# ---- charts --------------------------------------------------------------------------
-
-
-async def webhooks_per_hour(
-    session: AsyncSession, company_id: int | None, since: dt.datetime
-) -> list[tuple[dt.datetime, int, int]]:
-    """(hour, events, failed or dead) for each hour with events since ``since``."""
-    hour = func.date_trunc(literal_column("'hour'"), WebhookEvent.received_at).label("hour")
-    statement = select(
-        hour,
-        func.count(),
-        func.count().filter(WebhookEvent.status.in_(("failed", "dead"))),
-    ).where(WebhookEvent.received_at >= since)
-    if company_id is not None:
-        statement = statement.where(WebhookEvent.company_id == company_id)
-    rows = await session.execute(statement.group_by(hour).order_by(hour))
-    return [(row[0], row[1], row[2]) for row in rows]
-
-
-async def calls_per_day(
-    session: AsyncSession, company_id: int, since: dt.datetime, time_zone: str
-) -> dict[dt.date, int]:
-    day = func.date(func.timezone(time_zone, Call.started_at)).label("day")
-    rows = await session.execute(
-        select(day, func.count())
-        .where(Call.company_id == company_id, Call.started_at >= since)
-        .group_by(day)
-    )
-    return {row[0]: row[1] for row in rows}
-
-
-async def bookings_per_day(
-    session: AsyncSession, company_id: int, since: dt.datetime, time_zone: str
-) -> dict[dt.date, int]:
-    day = func.date(func.timezone(time_zone, Appointment.created_at)).label("day")
-    rows = await session.execute(
-        select(day, func.count())
-        .where(
-            Appointment.company_id == company_id,
-            Appointment.created_at >= since,
-            Appointment.status != "held",
-        )
-        .group_by(day)
-    )
-    return {row[0]: row[1] for row in rows}
 
 
 # ---- webhook jobs --------------------------------------------------------------------
