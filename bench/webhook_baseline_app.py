@@ -2,7 +2,9 @@
 
 Same stack and settings as askpro's receiver (FastAPI on uvicorn, SQLAlchemy async + psycopg,
 the same pool options — :func:`askpro.db.engine_options` — and the same database), no
-verification, no dedup, no queue, no logging.
+verification, no dedup, no queue, no logging. Its start-up heap is frozen as askpro's is
+(:mod:`askpro.kit.heap`): otherwise its full garbage collections (30-45 ms each here) would
+weigh on the baseline alone and flatter the ratio.
 
     python -m bench.webhook_baseline_app --port 8100   # needs BENCH_DATABASE_URL
 """
@@ -10,7 +12,9 @@ verification, no dedup, no queue, no logging.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from askpro.db import engine_options, sqlalchemy_url
+from askpro.kit.heap import freeze_startup_heap
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS bench_baseline_events (
@@ -31,7 +36,13 @@ CREATE TABLE IF NOT EXISTS bench_baseline_events (
 def create_app(database_url: str | None = None, pool_size: int = 10) -> FastAPI:
     url = database_url or os.environ["BENCH_DATABASE_URL"]
     engine = create_async_engine(sqlalchemy_url(url), **engine_options(pool_size))
-    app = FastAPI()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        freeze_startup_heap()
+        yield
+
+    app = FastAPI(lifespan=lifespan)
 
     @app.post("/webhooks/stripe")
     async def receive(request: Request) -> Response:
