@@ -2,6 +2,8 @@
 
 Business code declares jobs with :func:`task` / :func:`periodic` and enqueues them with
 :func:`enqueue`; it never imports procrastinate. Job arguments are ids, never payloads.
+A job that chooses its own next attempt raises :class:`RetryLater` under a
+:func:`retry_when_asked` policy.
 Passing ``session`` to :func:`enqueue` defers the job on that session's connection, so
 the job exists exactly when the transaction commits.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import signal
 import time
@@ -18,6 +21,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import procrastinate
 from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +63,54 @@ def register_task_module(module: str) -> None:
 def retry_policy(max_attempts: int, base_seconds: int) -> procrastinate.RetryStrategy:
     """Exponential backoff: ``base_seconds ** (attempt + 1)`` seconds between attempts."""
     return procrastinate.RetryStrategy(max_attempts=max_attempts, exponential_wait=base_seconds)
+
+
+class RetryLater(Exception):
+    """Raised by a job declared with a :func:`retry_when_asked` policy: run it again later.
+
+    The job is retried after ``seconds`` whatever its attempt count (the job keeps its own).
+    ``own_lock``, when given, replaces the job's lock while it waits, so the jobs queued
+    behind that lock are not held back by it.
+    """
+
+    def __init__(self, seconds: float, reason: str, own_lock: str | None = None) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.own_lock = own_lock
+
+
+class _RetryWhenAsked(procrastinate.BaseRetryStrategy):
+    """The job decides through :class:`RetryLater`; anything else backs off, capped."""
+
+    def __init__(self, *, max_attempts: int, base_seconds: float, max_seconds: float) -> None:
+        self.max_attempts = max_attempts
+        self.base_seconds = base_seconds
+        self.max_seconds = max_seconds
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return RetryDecision(retry_at=_in_seconds(exception.seconds), lock=exception.own_lock)
+        if job.attempts >= self.max_attempts:
+            return None
+        delay = min(self.base_seconds * 2**job.attempts, self.max_seconds)
+        return RetryDecision(retry_at=_in_seconds(delay))
+
+
+def _in_seconds(seconds: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+
+
+def retry_when_asked(
+    *, max_attempts: int, base_seconds: float, max_seconds: float
+) -> procrastinate.BaseRetryStrategy:
+    """A job raising :class:`RetryLater` runs again when and under the lock it says.
+
+    Any other exception (one the job did not expect to handle) is retried after
+    ``min(base_seconds * 2 ** attempts, max_seconds)`` seconds, until ``max_attempts``.
+    """
+    return _RetryWhenAsked(
+        max_attempts=max_attempts, base_seconds=base_seconds, max_seconds=max_seconds
+    )
 
 
 def task(

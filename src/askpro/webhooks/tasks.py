@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
 
 import structlog
-from procrastinate.jobs import Job
-from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro import worker
@@ -20,25 +17,13 @@ from askpro.webhooks import metrics, repository
 from askpro.webhooks.ingest import PROCESS_TASK, queueing_lock
 from askpro.webhooks.providers import RetryOrdering, get_provider
 from askpro.webhooks.registry import handlers_for, load_handler_modules
+from askpro.worker import RetryLater
 
 log = get_logger(__name__)
 
 MAX_ERROR_LENGTH = 4000
 SWEEP_BATCH = 500
 PRUNE_BATCH = 1000
-
-
-class RetryLater(Exception):
-    """Raised by the processing job after recording a failed attempt: run again later.
-
-    ``own_lock`` replaces the job's per-entity queue lock while it waits, so the entity's
-    later jobs are not held back by it (providers whose events step aside).
-    """
-
-    def __init__(self, seconds: float, reason: str, own_lock: str | None = None) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-        self.own_lock = own_lock
 
 
 def stepped_aside_lock(event_id: int) -> str:
@@ -52,26 +37,13 @@ def retry_delay(attempt: int, settings: Settings) -> float:
     return nominal * random.uniform(1 - jitter, 1 + jitter)
 
 
-class WebhookRetryStrategy(BaseRetryStrategy):
-    """The job decides: ``RetryLater`` carries the delay (the inbox row counts attempts).
-
-    Any other exception happened outside the handlers (the database went away while the
-    attempt was being recorded): retry with a capped backoff so the event is not lost.
-    """
-
-    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        if isinstance(exception, RetryLater):
-            return RetryDecision(retry_at=_in_seconds(exception.seconds), lock=exception.own_lock)
-        if job.attempts >= 30:
-            return None
-        return RetryDecision(retry_at=_in_seconds(min(5 * 2**job.attempts, 600)))
+# The job decides: ``RetryLater`` carries the delay (the inbox row counts attempts). Any
+# other exception happened outside the handlers (the database went away while the attempt
+# was being recorded): retry with a capped backoff so the event is not lost.
+WEBHOOK_RETRY = worker.retry_when_asked(max_attempts=30, base_seconds=5, max_seconds=600)
 
 
-def _in_seconds(seconds: float) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-
-
-@worker.task(PROCESS_TASK, retry=WebhookRetryStrategy())
+@worker.task(PROCESS_TASK, retry=WEBHOOK_RETRY)
 async def process_webhook_event(event_id: int) -> str:
     """One attempt at one event; the outcome is recorded on its row."""
     runtime = get_runtime()

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from askpro.booking import service
-from askpro.booking.schemas import AppointmentSource, AppointmentView, BookingResult, Outcome
+from askpro.booking.schemas import AppointmentView, BookingResult, Outcome
 from askpro.integrations.retell import messages
 from askpro.integrations.retell.context import ToolContext, answer, from_result, invalid
 from askpro.integrations.retell.schemas import (
@@ -16,11 +17,11 @@ from askpro.integrations.retell.schemas import (
     RescheduleAppointmentArgs,
 )
 from askpro.integrations.retell.tool_handlers._common import (
-    CHANNEL,
     NonexistentLocalTime,
-    actor_of,
     local_instant,
     nonexistent_time,
+    phone_booking,
+    phone_change,
     resolve,
 )
 
@@ -35,19 +36,13 @@ async def book_appointment(context: ToolContext, args: BookAppointmentArgs) -> d
     except NonexistentLocalTime as error:
         return nonexistent_time(context, "time", error)
     idempotency = f"retell:{context.call_id}:{args.model_dump_json()}" if context.call_id else None
-    request = service.BookRequest(
-        company_id=context.company.id,
-        service_id=found.id,
-        start=start,
-        branch_id=context.route.branch_id,
-        staff_id=staff_id,
-        customer_id=context.customer_id,
-        call_row_id=context.call_row_id,
+    request = phone_booking(
+        context,
+        found.id,
+        start,
+        staff_id,
         idempotency_key=_short_key(idempotency),
         notes=args.notes,
-        source=AppointmentSource.PHONE,
-        actor=actor_of(context),
-        channel=CHANNEL,
     )
     budget = context.runtime.settings.booking_sync_budget_seconds
     result = await service.book(
@@ -63,8 +58,6 @@ async def book_appointment(context: ToolContext, args: BookAppointmentArgs) -> d
 def _short_key(value: str | None) -> str | None:
     if value is None:
         return None
-    import hashlib
-
     return "retell:" + hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -109,13 +102,7 @@ async def reschedule_appointment(
     picked = await _pick(context, args.appointment_id)
     if isinstance(picked, dict):
         return picked
-    change = service.ChangeRequest(
-        company_id=context.company.id,
-        appointment_id=picked,
-        actor=actor_of(context),
-        channel=CHANNEL,
-        customer_id=context.customer_id if context.customer_id is not None else -1,
-    )
+    change = phone_change(context, picked)
     result = await service.reschedule(
         context.runtime.database,
         change,
@@ -132,14 +119,7 @@ async def cancel_appointment(context: ToolContext, args: CancelAppointmentArgs) 
     picked = await _pick(context, args.appointment_id)
     if isinstance(picked, dict):
         return picked
-    change = service.ChangeRequest(
-        company_id=context.company.id,
-        appointment_id=picked,
-        actor=actor_of(context),
-        channel=CHANNEL,
-        customer_id=context.customer_id if context.customer_id is not None else -1,
-        reason=args.reason,
-    )
+    change = phone_change(context, picked, reason=args.reason)
     result = await service.cancel(
         context.runtime.database,
         change,

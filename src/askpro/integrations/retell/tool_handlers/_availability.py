@@ -8,7 +8,7 @@ from typing import Any
 
 from askpro.booking import service
 from askpro.booking.gateway import CalendarUnavailable
-from askpro.booking.schemas import AppointmentSource, BookingResult, Outcome, Rule, Slot
+from askpro.booking.schemas import BookingResult, Outcome, Rule, Slot
 from askpro.booking.service import (
     BookingContext,
     ContextError,
@@ -21,11 +21,10 @@ from askpro.integrations.retell import messages, repository
 from askpro.integrations.retell.context import ToolContext, answer, from_result, invalid
 from askpro.integrations.retell.schemas import CheckAvailabilityArgs
 from askpro.integrations.retell.tool_handlers._common import (
-    CHANNEL,
     NonexistentLocalTime,
-    actor_of,
     local_instant,
     nonexistent_time,
+    phone_booking,
     resolve,
 )
 from askpro.kit.time import zone
@@ -53,18 +52,7 @@ async def check_availability(context: ToolContext, args: CheckAvailabilityArgs) 
             start = local_instant(args.date, args.time, context.time_zone)
         except NonexistentLocalTime as error:
             return nonexistent_time(context, "time", error)
-        request = service.BookRequest(
-            company_id=context.company.id,
-            service_id=found.id,
-            start=start,
-            branch_id=context.route.branch_id,
-            staff_id=staff_id,
-            customer_id=context.customer_id,
-            call_row_id=context.call_row_id,
-            source=AppointmentSource.PHONE,
-            actor=actor_of(context),
-            channel=CHANNEL,
-        )
+        request = phone_booking(context, found.id, start, staff_id)
         if context.call_row_id is not None:
             result = await service.hold(
                 context.runtime.database, request, gateway=context.gateway, now=context.now

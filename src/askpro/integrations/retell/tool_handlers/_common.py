@@ -1,13 +1,14 @@
 """What the booking tools share: the instant of the caller's local wall-clock time, the
-answer when it does not exist, the actor and channel of the agent's changes, and the
-service and staff member the caller names."""
+answer when it does not exist, the actor and channel of the agent's changes, the booking
+and change requests the agent makes, and the service and staff member the caller names."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from askpro.booking.schemas import Outcome
+from askpro.booking.schemas import AppointmentSource, Outcome
+from askpro.booking.service import BookRequest, ChangeRequest
 from askpro.integrations.retell import messages, repository
 from askpro.integrations.retell.context import ToolContext, answer, invalid
 from askpro.kit.time import zone
@@ -46,6 +47,47 @@ def nonexistent_time(
 
 def actor_of(context: ToolContext) -> str:
     return f"retell:{context.call_id or 'unknown-call'}"
+
+
+def phone_booking(
+    context: ToolContext,
+    service_id: int,
+    start: dt.datetime,
+    staff_id: int | None,
+    *,
+    idempotency_key: str | None = None,
+    notes: str | None = None,
+) -> BookRequest:
+    """The request to book (or hold, or check) ``start`` for the caller on this call."""
+    return BookRequest(
+        company_id=context.company.id,
+        service_id=service_id,
+        start=start,
+        branch_id=context.route.branch_id,
+        staff_id=staff_id,
+        customer_id=context.customer_id,
+        call_row_id=context.call_row_id,
+        idempotency_key=idempotency_key,
+        notes=notes,
+        source=AppointmentSource.PHONE,
+        actor=actor_of(context),
+        channel=CHANNEL,
+    )
+
+
+def phone_change(
+    context: ToolContext, appointment_id: int, reason: str | None = None
+) -> ChangeRequest:
+    """The request to move or cancel one of the caller's own appointments (a withheld
+    number matches no customer, so it can change none)."""
+    return ChangeRequest(
+        company_id=context.company.id,
+        appointment_id=appointment_id,
+        actor=actor_of(context),
+        channel=CHANNEL,
+        customer_id=context.customer_id if context.customer_id is not None else -1,
+        reason=reason,
+    )
 
 
 async def find_service(context: ToolContext, name: str) -> Service | list[str]:
