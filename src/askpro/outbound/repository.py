@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.kit.pagination import PageRequest, SortKey, paginate
@@ -137,6 +137,38 @@ async def page_endpoints(
 ) -> tuple[list[WebhookEndpoint], str | None]:
     statement = select(WebhookEndpoint).where(WebhookEndpoint.company_id == company_id)
     return await paginate(session, statement, [SortKey(WebhookEndpoint.id)], page)
+
+
+async def stalled_endpoints(
+    session: AsyncSession, company_id: int, askpro_reasons: Sequence[str]
+) -> list[tuple[WebhookEndpoint, int]]:
+    """Endpoints switched off for one of ``askpro_reasons``, or enabled but failing since a
+    time, each with its pending deliveries counted (one query, switched-off ones first)."""
+    pending = func.count(OutboundDelivery.id)
+    rows = await session.execute(
+        select(WebhookEndpoint, pending)
+        .outerjoin(
+            OutboundDelivery,
+            and_(
+                OutboundDelivery.company_id == company_id,
+                OutboundDelivery.endpoint_id == WebhookEndpoint.id,
+                OutboundDelivery.status == "pending",
+            ),
+        )
+        .where(
+            WebhookEndpoint.company_id == company_id,
+            or_(
+                and_(
+                    WebhookEndpoint.enabled.is_(False),
+                    WebhookEndpoint.disabled_reason.in_(askpro_reasons),
+                ),
+                and_(WebhookEndpoint.enabled, WebhookEndpoint.failing_since.is_not(None)),
+            ),
+        )
+        .group_by(WebhookEndpoint.id)
+        .order_by(WebhookEndpoint.enabled, WebhookEndpoint.id)
+    )
+    return [(row[0], int(row[1])) for row in rows.all()]
 
 
 # -- deliveries ---------------------------------------------------------------------------

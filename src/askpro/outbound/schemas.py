@@ -46,6 +46,14 @@ class DisabledReason(StrEnum):
     BY_COMPANY = "by_company"
 
 
+class StallReason(StrEnum):
+    """Why an endpoint is not delivering (the first two: askpro switched it off)."""
+
+    GONE = DisabledReason.GONE.value
+    FAILING = DisabledReason.FAILING.value
+    RETRYING = "retrying"  # still enabled, every attempt since ``failing_since`` failed
+
+
 class MessageKind(StrEnum):
     MESSAGE = "message"
     CALLBACK = "callback"
@@ -228,6 +236,16 @@ class EndpointOut(BaseModel):
     last_success_at: dt.datetime | None
     previous_secret_expires_at: dt.datetime | None
     created_at: dt.datetime
+
+
+class StalledEndpoint(BaseModel):
+    """An endpoint that is not delivering, and how many deliveries wait for it."""
+
+    endpoint_id: int
+    url: str = Field(description="As the company registered it: untrusted text.")
+    reason: StallReason
+    since: dt.datetime = Field(description="Switched off at, or failing since (retrying).")
+    waiting: int = Field(description="Its pending deliveries.")
 
 
 class EndpointWithSecret(EndpointOut):

@@ -40,6 +40,8 @@ from askpro.outbound.schemas import (
     EndpointUpdate,
     EndpointWithSecret,
     EventType,
+    StalledEndpoint,
+    StallReason,
 )
 from askpro.outbound.transport import TargetRefused, check_url
 
@@ -263,6 +265,29 @@ async def rotate_secret(
     await session.flush()
     await session.refresh(endpoint)
     return EndpointWithSecret(**EndpointOut.model_validate(endpoint).model_dump(), secret=secret)
+
+
+def _stalled(endpoint: WebhookEndpoint, waiting: int) -> StalledEndpoint:
+    if endpoint.enabled:
+        reason, since = StallReason.RETRYING, endpoint.failing_since
+    else:  # the query chose ``gone`` or ``failing``
+        reason, since = StallReason(str(endpoint.disabled_reason)), endpoint.disabled_at
+    return StalledEndpoint(
+        endpoint_id=endpoint.id,
+        url=endpoint.url,
+        reason=reason,
+        since=since or endpoint.updated_at,
+        waiting=waiting,
+    )
+
+
+async def endpoints_not_delivering(session: AsyncSession, company_id: int) -> list[StalledEndpoint]:
+    """The company's endpoints askpro switched off (410 Gone, failing too long) and those
+    still enabled but failing since ``failing_since`` (retried, not yet off), with their
+    waiting deliveries. One the company switched off itself is its choice, not listed."""
+    reasons = [StallReason.GONE.value, StallReason.FAILING.value]
+    rows = await repository.stalled_endpoints(session, company_id, reasons)
+    return [_stalled(endpoint, waiting) for endpoint, waiting in rows]
 
 
 def live_secrets(endpoint: WebhookEndpoint, box: SecretBox, now: dt.datetime) -> list[str]:

@@ -1,5 +1,6 @@
 """Dashboard pages over HTTP (no browser needed): platform tokens, scopes per number, the
-bulk replay's changed count, search, the ack latency p95, offline /docs."""
+bulk replay's changed count, search, the ack latency p95, offline /docs, the endpoints
+that are not delivering."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.auth.scopes import Scope
-from askpro.models import AppointmentEvent, Call, WebhookEvent
+from askpro.models import AppointmentEvent, Call, Company, WebhookEndpoint, WebhookEvent
 from askpro.ops.dashboard.charts import histogram_quantile
 from tests.fixtures.auth import create_token
 from tests.fixtures.factories import (
@@ -23,6 +24,7 @@ from tests.fixtures.factories import (
     create_service,
     create_staff,
 )
+from tests.fixtures.outbound import create_delivery, create_endpoint
 from tests.fixtures.webhooks import create_webhook_event
 
 
@@ -228,3 +230,95 @@ async def test_calcom_health_says_not_configured_or_that_the_key_does_not_decryp
     answer = await api.get("/dashboard/partials/calcom")
     assert answer.status_code == 200
     assert "cannot be decrypted" in answer.text
+
+
+SWITCHED_OFF = dt.datetime(2031, 3, 4, 9, 30, tzinfo=dt.UTC)  # 10:30 in Berlin
+
+
+async def _gone_endpoint(
+    session: AsyncSession, company: Company, url: str, waiting: int
+) -> WebhookEndpoint:
+    endpoint, _ = await create_endpoint(
+        session, company, url=url, enabled=False, disabled_reason="gone",
+        disabled_at=SWITCHED_OFF, failing_since=SWITCHED_OFF - dt.timedelta(hours=2),
+    )  # fmt: skip
+    for _ in range(waiting):
+        await create_delivery(session, endpoint, status="pending")
+    await create_delivery(session, endpoint, status="delivered")
+    return endpoint
+
+
+def _stalled_row(page: httpx.Response, endpoint: WebhookEndpoint) -> str:
+    found = re.search(rf'<tr id="stalled-endpoint-{endpoint.id}">(.*?)</tr>', page.text, re.S)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+async def test_today_lists_an_endpoint_askpro_switched_off_with_its_waiting_deliveries(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session, locale="en")
+    gone = await _gone_endpoint(session, company, "https://crm.example.com/gone", waiting=2)
+    await create_endpoint(session, company, url="https://crm.example.com/fine")
+    retried, _ = await create_endpoint(
+        session, company, url="https://crm.example.com/flaky", failing_since=SWITCHED_OFF
+    )
+    issued = await create_token(session, company, scopes=[Scope.WEBHOOK_ENDPOINTS_READ])
+    await session.commit()
+    await login(api, issued.plaintext)
+    today = await api.get("/dashboard")
+    row = _stalled_row(today, gone)
+    assert "https://crm.example.com/gone" in row
+    assert "Switched off: the receiver answered 410 Gone" in row
+    assert "2031-03-04 10:30" in row  # the company's zone (Europe/Berlin)
+    assert '<td class="waiting">2</td>' in row
+    assert "Failing, still retried" in _stalled_row(today, retried)
+    assert "crm.example.com/fine" not in today.text
+
+
+async def test_today_shows_no_endpoint_of_another_company(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session, locale="en")
+    await create_endpoint(session, company, url="https://crm.example.com/fine")
+    other = await create_company(session, locale="en")
+    await _gone_endpoint(session, other, "https://other.example.com/gone", waiting=3)
+    issued = await create_token(session, company)
+    await session.commit()
+    await login(api, issued.plaintext)
+    today = await api.get("/dashboard")
+    assert today.status_code == 200
+    assert 'id="stalled-endpoints"' not in today.text  # every endpoint of its own is fine
+    assert "other.example.com" not in today.text
+
+
+async def test_today_shows_no_endpoints_without_the_scope(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session, locale="en")
+    await _gone_endpoint(session, company, "https://crm.example.com/gone", waiting=1)
+    issued = await create_token(session, company, scopes=[Scope.CALLS_READ, Scope.WEBHOOKS_READ])
+    await session.commit()
+    await login(api, issued.plaintext)
+    today = await api.get("/dashboard")
+    assert today.status_code == 200
+    assert 'id="stalled-endpoints"' not in today.text
+    assert "crm.example.com" not in today.text
+
+
+async def test_today_escapes_a_hostile_endpoint_url(
+    api: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    company = await create_company(session)  # German, the default locale
+    hostile = 'https://x.example.com/"><script>alert(1)</script>'
+    gone = await _gone_endpoint(session, company, hostile, waiting=1)
+    issued = await create_token(session, company)
+    await session.commit()
+    await login(api, issued.plaintext)
+    today = await api.get("/dashboard")
+    row = _stalled_row(today, gone)
+    assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in row
+    assert "<script>alert(1)" not in today.text
+    assert '"><script>' not in today.text
+    assert "Abgeschaltet: der Empfänger antwortete 410 Gone" in row
+    assert "04.03.2031 10:30" in row

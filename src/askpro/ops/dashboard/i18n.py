@@ -32,6 +32,22 @@ GERMAN: dict[str, str] = {
     "Failed webhooks": "Fehlgeschlagene Webhooks",
     "Dead webhooks": "Tote Webhooks",
     "Cal.com health": "Cal.com-Status",
+    "Webhook endpoints not delivering": "Webhook-Endpunkte, die nichts zustellen",
+    "The deliveries of a switched-off endpoint wait until the company re-enables it.": (
+        "Die Zustellungen eines abgeschalteten Endpunkts warten, bis die Firma ihn wieder "
+        "einschaltet."
+    ),
+    "URL": "URL",
+    "Reason": "Grund",
+    "Since": "Seit",
+    "Waiting deliveries": "Wartende Zustellungen",
+    "Switched off: the receiver answered 410 Gone": (
+        "Abgeschaltet: der Empfänger antwortete 410 Gone"
+    ),
+    "Switched off: every delivery failed for too long": (
+        "Abgeschaltet: jede Zustellung schlug zu lange fehl"
+    ),
+    "Failing, still retried": "Fehlerhaft, wird weiter versucht",
     "Pending syncs": "Ausstehende Synchronisierungen",
     "Breaker": "Schutzschalter",
     "Rate budget left": "Verbleibendes Kontingent",

@@ -25,6 +25,7 @@ from askpro.ops.dashboard import charts, repository, sessions
 from askpro.ops.dashboard.i18n import NONE, language, translator
 from askpro.ops.dashboard.rendering import PREFIX, CurrentViewer, Session, page
 from askpro.ops.dashboard.sessions import DashboardError, Viewer
+from askpro.outbound import service as outbound
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -76,6 +77,8 @@ async def today(request: Request, session: Session, viewer: CurrentViewer) -> HT
         figures["balance"] = await billing.get_balance(session, company_id)
     if viewer.can(Scope.WEBHOOKS_READ):
         figures["webhooks"] = await repository.failing_webhooks(session, company_id)
+    if viewer.can(Scope.WEBHOOK_ENDPOINTS_READ):
+        figures["stalled"] = await outbound.endpoints_not_delivering(session, company_id)
     return page(request, "today.html", viewer, figures=figures)
 
 
