@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from askpro.billing.errors import BillingError, UnknownCompany
@@ -17,41 +17,43 @@ DEFAULT_CURRENCY = "eur"
 async def account_for_company(session: AsyncSession, company_id: int) -> BillingAccount:
     """The account paying for ``company_id``, created (the company's own) on first use.
 
-    Concurrent first uses race to claim the company with a conditional UPDATE: one wins,
-    the others drop the account they made and use the winner's. No company row lock is
-    taken when the account exists, so postings lock in one order: account, then company.
+    No company row lock is taken here, so postings lock in the ledger's order (payment,
+    company, ledger key, account). Concurrent first uses queue on a transaction-scoped
+    advisory lock instead, and each looks again once it holds it: the first creates the
+    account, the others find it. A conditional ``UPDATE … WHERE billing_account_id IS
+    NULL`` racing for the row would not do: under READ COMMITTED the losers keep the row
+    locked after re-checking it, a company lock taken before their payment row, and a
+    transaction holding that payment row and waiting for the company deadlocks with them.
     """
-    row = (
-        await session.execute(
-            select(Company.billing_account_id, Company.name).where(Company.id == company_id)
-        )
-    ).one_or_none()
-    if row is None:
-        raise UnknownCompany(f"company {company_id} does not exist")
-    account_id, name = row
+    account_id = await _account_id_of(session, company_id)
     if account_id is not None:
         return await get_account(session, account_id)
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended('billing-account', :company_id))"),
+        {"company_id": company_id},
+    )
+    account_id = await _account_id_of(session, company_id)  # a new snapshot, after the lock
+    if account_id is not None:
+        return await get_account(session, account_id)
+    name = await session.scalar(select(Company.name).where(Company.id == company_id))
     account = BillingAccount(name=name, currency=DEFAULT_CURRENCY)
     session.add(account)
     await session.flush()
-    claimed = await session.scalar(
-        update(Company)
-        .where(Company.id == company_id, Company.billing_account_id.is_(None))
-        .values(billing_account_id=account.id)
-        .returning(Company.id)
+    await session.execute(
+        update(Company).where(Company.id == company_id).values(billing_account_id=account.id)
     )
-    if claimed is not None:
-        log.info("billing.account.created", account_id=account.id, company_id=company_id)
-        return account
-    # Another transaction claimed the company first (and has committed): use its account.
-    await session.delete(account)
-    await session.flush()
-    winner = await session.scalar(
-        select(Company.billing_account_id).where(Company.id == company_id)
-    )
-    if winner is None:
+    log.info("billing.account.created", account_id=account.id, company_id=company_id)
+    return account
+
+
+async def _account_id_of(session: AsyncSession, company_id: int) -> int | None:
+    row = (
+        await session.execute(select(Company.billing_account_id).where(Company.id == company_id))
+    ).one_or_none()
+    if row is None:
         raise UnknownCompany(f"company {company_id} does not exist")
-    return await get_account(session, winner)
+    account_id: int | None = row[0]
+    return account_id
 
 
 async def get_account(session: AsyncSession, account_id: int) -> BillingAccount:
